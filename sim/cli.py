@@ -1,0 +1,145 @@
+"""The ``sim`` command line. Heavy libraries are imported only by the commands that use them."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _scenario_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
+                   help="override any scenario field, e.g. --set policies.leaderboard.prize=500 (repeatable)")
+
+
+def _run_args(p: argparse.ArgumentParser) -> None:
+    _scenario_args(p)
+    p.add_argument("-r", "--replications", type=int, help="replications (default: the scenario's, 30)")
+    p.add_argument("--seed", type=int, help="master seed (default: the scenario's)")
+    p.add_argument("--out", type=Path, help="output folder (default: results/<scenario>-<timestamp>)")
+    p.add_argument("--force", action="store_true", help="replace a non-empty --out folder")
+    p.add_argument("--workers", type=int, default=1, help="processes to run replications on (default 1)")
+    p.add_argument("--batch-size", type=int, help="replications stepped together (default: all that fit)")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="sim",
+        description="Agent-based simulator of corporate AI-token incentive policies (tokenmaxxing).",
+        epilog="Example: sim run scenarios/leaderboard.yaml",
+    )
+    ap.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND")
+    run = sub.add_parser("run", help="run one scenario and write a results folder",
+                         description="Run every replication of a scenario; print a summary; write results.")
+    run.add_argument("scenario", help="a scenario file, or the name of a shipped scenario")
+    _run_args(run)
+    sub.add_parser("list", help="list the shipped scenarios and the policies")
+    show = sub.add_parser("show", help="print a scenario fully resolved (after extends and --set)")
+    show.add_argument("scenario")
+    _scenario_args(show)
+    return ap
+
+
+def _fmt(x) -> str:
+    if x is None:
+        return "n/a"
+    a = abs(x)
+    if a >= 1000:
+        return f"{x:,.0f}"
+    if a >= 10:
+        return f"{x:.1f}"
+    return f"{x:.3f}"
+
+
+def print_summary(summary: dict, title: str, file=sys.stdout) -> None:
+    from .metrics import SUMMARY
+
+    rows = [("metric", "unit", "mean", "95% CI", "5-95% band")]
+    for k, d in summary.items():
+        rows.append((k, SUMMARY[k][0], _fmt(d["mean"]), f"[{_fmt(d['ci_low'])}, {_fmt(d['ci_high'])}]",
+                     f"[{_fmt(d['p05'])}, {_fmt(d['p95'])}]"))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    print(title, file=file)
+    for j, r in enumerate(rows):
+        print("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))), file=file)
+        if j == 0:
+            print("  ".join("-" * w for w in widths), file=file)
+
+
+def cmd_run(args) -> int:
+    from .loader import load_scenario
+    from .output import check_out, default_out, write_run
+    from .runner import run_scenario
+
+    from .errors import ScenarioError
+
+    scn = load_scenario(args.scenario, args.overrides)
+    for flag in ("replications", "workers", "batch_size"):
+        v = getattr(args, flag)
+        if v is not None and v < 1:
+            raise ScenarioError(f"--{flag.replace('_', '-')} must be at least 1 (got {v})")
+    out = args.out or default_out(scn.name)
+    check_out(out, args.force)
+    res = run_scenario(scn, args.seed, args.replications, batch_size=args.batch_size, workers=args.workers,
+                       progress=not args.quiet)
+    write_run(res, out, plots=not args.no_plots, force=args.force)
+    n = len(res.reps)
+    print_summary(res.summary(), f"{scn.name}: {n} replications x {scn.employees} employees x {scn.weeks} weeks, "
+                                 f"seed {res.seed}")
+    print(f"results: {out}")
+    return 0
+
+
+def cmd_list(args) -> int:
+    import yaml
+
+    from .loader import SHIPPED
+    from .policies import REGISTRY
+
+    print("Scenarios (scenarios/):")
+    for path in sorted(SHIPPED.glob("*.yaml")):
+        desc = (yaml.safe_load(path.read_text()) or {}).get("description", "")
+        print(f"  {path.stem:16s} {desc}")
+    print("Policies:")
+    for name, cls in REGISTRY.items():
+        print(f"  {name:16s} {cls.summary}")
+    return 0
+
+
+def cmd_show(args) -> int:
+    import yaml
+
+    from .loader import load_scenario
+
+    scn = load_scenario(args.scenario, args.overrides)
+    print(yaml.safe_dump(scn.model_dump(mode="json"), sort_keys=False), end="")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.version:
+        from . import __version__
+
+        print(f"sim {__version__}")
+        return 0
+    if not args.command:
+        parser().print_help()
+        return 0
+    from .errors import ScenarioError
+
+    try:
+        return {"run": cmd_run, "list": cmd_list, "show": cmd_show}[args.command](args)
+    except ScenarioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: nothing was written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,263 @@
+"""Loading scenarios from YAML: ``extends``, ``--set`` overrides and precise error messages.
+
+Every user mistake becomes one :class:`~sim.errors.ScenarioError` naming the file, the line
+(where YAML gives it), the key path, and the valid choices with a "did you mean".
+Only ``yaml.SafeLoader`` semantics are used; alias expansion is bounded.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, get_args, get_origin
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from .config import Scenario
+from .errors import ScenarioError
+
+SHIPPED = Path(__file__).resolve().parent.parent / "scenarios"
+MAX_NODES = 100_000  # refuses "billion laughs" alias bombs long before they expand
+MAX_BYTES = 5_000_000
+
+Key = tuple[Any, ...]
+Where = Callable[[Key], tuple[str | None, int | None]]
+
+
+def resolve_path(name: str | Path, base: Path | None = None) -> Path:
+    """Find a scenario file: as given, relative to ``base``, or a shipped scenario by name."""
+    name = str(name)
+    candidates = [Path(name)]
+    if base is not None:
+        candidates.insert(0, base / name)
+    stem = name if name.endswith((".yaml", ".yml")) else name + ".yaml"
+    candidates += [Path("scenarios") / stem, SHIPPED / stem, SHIPPED / Path(stem).name]
+    for c in candidates:
+        if c.is_file():
+            return c
+    shipped = sorted(p.stem for p in SHIPPED.glob("*.yaml"))
+    raise ScenarioError(
+        f"scenario file not found: '{name}'", allowed=shipped, got=Path(name).stem
+    )
+
+
+def read_yaml(path: Path) -> tuple[Any, dict[Key, int]]:
+    """Parse one YAML file safely; return the data and the line of every key path."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ScenarioError(f"cannot read file: {exc.strerror}", file=str(path)) from None
+    if len(raw) > MAX_BYTES:
+        raise ScenarioError(f"file is too large for a scenario ({len(raw)} bytes)", file=str(path))
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ScenarioError("not a text file (invalid UTF-8)", file=str(path)) from None
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        lines: dict[Key, int] = {}
+        count = [0]
+        data = _construct(loader, node, (), lines, count) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise ScenarioError(f"invalid YAML: {problem}", file=str(path), line=line) from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"invalid YAML: {exc}", file=str(path)) from None
+    except RecursionError:
+        raise ScenarioError("invalid YAML: nested too deeply", file=str(path)) from None
+    finally:
+        loader.dispose()
+    return data, lines
+
+
+def _construct(loader: yaml.SafeLoader, node: yaml.Node, path: Key, lines: dict, count: list) -> Any:
+    count[0] += 1
+    if count[0] > MAX_NODES:
+        raise ScenarioError(f"YAML expands to more than {MAX_NODES} nodes (an alias bomb?)")
+    if len(path) > 50:
+        raise ScenarioError("YAML is nested more than 50 levels deep")
+    if isinstance(node, yaml.MappingNode):
+        loader.flatten_mapping(node)
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if not isinstance(key, (str, int, float, bool)) or key is None:
+                raise yaml.MarkedYAMLError(problem="keys must be plain names", problem_mark=key_node.start_mark)
+            lines[path + (key,)] = key_node.start_mark.line + 1
+            out[key] = _construct(loader, value_node, path + (key,), lines, count)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        items = []
+        for i, child in enumerate(node.value):
+            lines[path + (i,)] = child.start_mark.line + 1
+            items.append(_construct(loader, child, path + (i,), lines, count))
+        return items
+    return loader.construct_object(node, deep=True)
+
+
+def _merge(base: Any, over: Any) -> Any:
+    if isinstance(base, dict) and isinstance(over, dict):
+        out = dict(base)
+        for k, v in over.items():
+            out[k] = _merge(base[k], v) if k in base else v
+        return out
+    return copy.deepcopy(over)
+
+
+def load_raw(path: Path, _seen: tuple[Path, ...] = ()) -> tuple[dict, dict[Key, tuple[str, int]]]:
+    """Read a scenario file and everything it ``extends``; return merged data and key origins."""
+    real = path.resolve()
+    if real in _seen:
+        chain = " -> ".join(p.name for p in (*_seen, real))
+        raise ScenarioError(f"'extends' forms a cycle: {chain}", file=str(path))
+    data, lines = read_yaml(path)
+    if data is None:
+        raise ScenarioError("the scenario file is empty", file=str(path))
+    if not isinstance(data, dict):
+        raise ScenarioError(f"a scenario must be a mapping of keys, not a {type(data).__name__}", file=str(path))
+    origin = {k: (str(path), line) for k, line in lines.items()}
+    parent_name = data.pop("extends", None)
+    if parent_name is None:
+        return data, origin
+    if not isinstance(parent_name, str):
+        raise ScenarioError("'extends' must name a scenario file", file=str(path), line=lines.get(("extends",)))
+    try:
+        parent_path = resolve_path(parent_name, base=path.parent)
+    except ScenarioError as exc:
+        raise ScenarioError(exc.message, file=str(path), line=lines.get(("extends",)), path="extends") from None
+    parent, parent_origin = load_raw(parent_path, (*_seen, real))
+    if "name" not in data:  # a variant gets its own name from its file, not its parent's
+        data["name"] = path.stem
+    return _merge(parent, data), {**parent_origin, **origin}
+
+
+def apply_overrides(data: dict, origin: dict, assignments: Iterable[str]) -> None:
+    """Apply ``key.path=value`` overrides (values parsed as YAML) in place."""
+    for item in assignments:
+        if "=" not in item:
+            raise ScenarioError(f"--set expects key.path=value, got '{item}'")
+        key, _, text = item.partition("=")
+        parts = [p for p in key.strip().split(".") if p]
+        if not parts:
+            raise ScenarioError(f"--set has an empty key in '{item}'")
+        try:
+            value = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError:
+            raise ScenarioError(f"--set {key}: cannot parse value '{text}'") from None
+        node = data
+        for i, p in enumerate(parts[:-1]):
+            nxt = node.get(p) if isinstance(node, dict) else None
+            if nxt is None:
+                nxt = node[p] = {}
+            if not isinstance(nxt, dict):
+                raise ScenarioError(f"--set {key}: '{'.'.join(parts[: i + 1])}' is not a mapping")
+            node = nxt
+        node[parts[-1]] = value
+        origin[tuple(parts)] = ("--set", None)
+
+
+def _where_fn(origin: dict[Key, tuple[str, int]], default_file: str) -> Where:
+    def where(key: Key) -> tuple[str | None, int | None]:
+        for n in range(len(key), 0, -1):
+            if key[:n] in origin:
+                return origin[key[:n]]
+        return default_file, None
+
+    return where
+
+
+def _submodel(ann: Any, value: Any) -> type[BaseModel] | None:
+    """The BaseModel class a field annotation resolves to for ``value`` (unions by tag)."""
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return ann
+    for arg in get_args(ann):
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            tag = arg.model_fields.get("dist")
+            if tag is None or (isinstance(value, dict) and value.get("dist", tag.default) == tag.default):
+                return arg
+        elif get_origin(arg) is not None or get_args(arg):
+            sub = _submodel(arg, value)
+            if sub is not None:
+                return sub
+    return None
+
+
+def validation_error(exc: Exception, model: type[BaseModel], prefix: Key, where: Where | None, data: Any = None) -> ScenarioError:
+    """Turn the first pydantic error into a one-line ScenarioError with file, line and choices."""
+    if not isinstance(exc, ValidationError):
+        return ScenarioError(str(exc), path=".".join(map(str, prefix)) or None)
+    err = exc.errors()[0]
+    loc = list(err["loc"])
+    # walk the model along loc, dropping union tags, to find the parent model and clean path
+    cls: type[BaseModel] | None = model
+    node = data
+    clean: list[Any] = []
+    for part in loc:
+        if cls is not None and isinstance(part, str) and part in cls.model_fields:
+            ann = cls.model_fields[part].annotation
+            node = node.get(part) if isinstance(node, dict) else None
+            clean.append(part)
+            cls = _submodel(ann, node)
+            parent_cls = cls
+        elif cls is None or not isinstance(part, str) or err["type"] == "extra_forbidden" and part == loc[-1]:
+            clean.append(part)
+            node = None
+        # else: a union tag added by pydantic, skipped
+    path = tuple(prefix) + tuple(clean)
+    f, line = where(path) if where else (None, None)
+    dotted = ".".join(map(str, path))
+    if err["type"] == "extra_forbidden":
+        parent = model
+        for part in clean[:-1]:
+            if parent is not None and isinstance(part, str) and part in parent.model_fields:
+                parent = _submodel(parent.model_fields[part].annotation, None) or parent
+        allowed = [k for k in parent.model_fields if k != "type" or parent is not model]
+        return ScenarioError(
+            f"unknown key '{clean[-1]}'", file=f, line=line, path=dotted, allowed=allowed, got=str(clean[-1])
+        )
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    got = err.get("input")
+    if err["type"] not in ("missing",) and not isinstance(got, (dict, list)):
+        msg += f" (got {got!r})"
+    return ScenarioError(msg, file=f, line=line, path=dotted)
+
+
+def load_scenario(name: str | Path, overrides: Iterable[str] = ()) -> Scenario:
+    """Load, merge, override and validate a scenario. Raises ScenarioError on any problem."""
+    from .policies import build
+
+    path = resolve_path(name)
+    data, origin = load_raw(path)
+    data.setdefault("name", path.stem)
+    apply_overrides(data, origin, overrides)
+    where = _where_fn(origin, str(path))
+    try:
+        scn = Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error(exc, Scenario, (), where, data) from None
+    check_policies(scn, where)
+    return scn
+
+
+def check_policies(scn: Scenario, where: Where | None = None) -> None:
+    """Validate every policy's parameters and every schedule reference."""
+    from .policies import build
+
+    for pid, raw in scn.policies.items():
+        build(pid, raw, where)
+    for i, entry in enumerate(scn.schedule):
+        for field in ("activate", "deactivate"):
+            for j, pid in enumerate(getattr(entry, field)):
+                if pid not in scn.policies:
+                    f, line = where(("schedule", i, field, j)) if where else (None, None)
+                    raise ScenarioError(
+                        f"unknown policy id '{pid}'", file=f, line=line, path=f"schedule.{i}.{field}",
+                        allowed=scn.policies, got=pid,
+                    )

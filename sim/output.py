@@ -1,0 +1,117 @@
+"""Writing results folders: resolved config, weekly table, run table, summary, plots.
+
+A folder is written under a temporary name and renamed when complete, so a folder that
+exists under its final name is always whole.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ScenarioError
+
+
+def version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def default_out(name: str, root: str | Path = "results") -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = Path(root) / f"{name}-{stamp}"
+    n = 1
+    while path.exists():
+        n += 1
+        path = Path(root) / f"{name}-{stamp}-{n}"
+    return path
+
+
+def check_out(path: Path, force: bool = False) -> None:
+    """Refuse a non-empty folder (unless forced) and an unwritable place, before any work."""
+    if path.exists() and not path.is_dir():
+        raise ScenarioError(f"--out {path}: exists and is not a folder")
+    if path.exists() and any(path.iterdir()) and not force:
+        raise ScenarioError(f"--out {path}: folder is not empty; use --force to replace it")
+    parent = path.parent if not path.exists() else path
+    probe = parent
+    while not probe.exists():
+        probe = probe.parent
+    if not os.access(probe, os.W_OK):
+        raise ScenarioError(f"--out {path}: cannot write to {probe}")
+
+
+def finite_json(obj):
+    """JSON-ready copy with NaN/inf refused loudly (they must never reach a result file)."""
+    if isinstance(obj, dict):
+        return {k: finite_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite_json(v) for v in obj]
+    if isinstance(obj, (np.floating, float)):
+        if not math.isfinite(obj):
+            raise ValueError("a non-finite number reached a result file")
+        return float(obj)
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
+
+
+def resolved_config(scn, seed: int, replications: int | None = None) -> dict:
+    """The scenario as run: every field, the seed, and the package version."""
+    data = scn.model_dump(mode="json")
+    data["seed"] = seed
+    if replications is not None:
+        data["replications"] = replications
+    return {"sim_version": version(), **data}
+
+
+class AtomicFolder:
+    """``with AtomicFolder(path) as tmp:`` writes into ``tmp``; renamed to ``path`` on success."""
+
+    def __init__(self, path: Path, force: bool = False) -> None:
+        self.path = Path(path)
+        self.force = force
+
+    def __enter__(self) -> Path:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.incomplete-", dir=self.path.parent))
+        return self.tmp
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            return
+        if self.path.exists():
+            shutil.rmtree(self.path)
+        os.replace(self.tmp, self.path)
+
+
+def write_run(results, out: Path, plots: bool = True, force: bool = False) -> Path:
+    """Write one run's folder: config.yaml, weekly.csv, runs.csv, summary.json, plots."""
+    import yaml
+
+    summary = results.summary()
+    with AtomicFolder(out, force) as tmp:
+        cfg = resolved_config(results.scenario, results.seed, len(results.reps))
+        (tmp / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+        results.weekly_table().to_csv(tmp / "weekly.csv", index=False, float_format="%.6g")
+        results.run_table().to_csv(tmp / "runs.csv", index=False, float_format="%.6g")
+        (tmp / "summary.json").write_text(
+            json.dumps(finite_json({"scenario": results.scenario.name, "seed": results.seed,
+                                    "replications": len(results.reps), "sim_version": version(),
+                                    "metrics": summary}), indent=2)
+        )
+        if plots:
+            from .plots import timeseries
+
+            timeseries({results.scenario.name: results.weekly}, tmp / "timeseries.png",
+                       title=f"{results.scenario.name}: mean, 95% CI and 5-95% band over {len(results.reps)} replications")
+    return out
