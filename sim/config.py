@@ -145,7 +145,7 @@ class Choice(Strict):
 
     temperature: float = param(20.0, gt=0, le=1e6, unit="$", doc="lambda, logit noise")
     quantiles: tuple[float, ...] = Field(
-        (0.5, 0.75, 0.9, 0.99), min_length=1, max_length=9, description="levels of last week's metric on the menu"
+        (0.5, 0.75, 0.9), min_length=1, max_length=9, description="levels of last week's metric on the menu"
     )
     margin: float = param(0.05, ge=0, le=1, unit="share", doc="how far above a published cut-off candidates aim")
 

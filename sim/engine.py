@@ -13,10 +13,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ._alloc import tune_malloc
 from .config import Scenario
 from .metrics import WEEKLY
 from .policies import Budget, Policy, RoiGate, build
-from .streams import CHOICE, IMITATION, NETWORK, SHOCKS, TRAITS, Stream, generators, policy_key
+from .streams import CHOICE, IMITATION, MUTATION, NETWORK, SHOCKS, TRAITS, Stream, generators, policy_key
 
 
 def draw_trait(g: np.random.Generator, dist, n: int) -> np.ndarray:
@@ -30,25 +31,43 @@ def draw_trait(g: np.random.Generator, dist, n: int) -> np.ndarray:
     return np.full(n, float(dist.value))
 
 
-def average_ranks(a: np.ndarray) -> np.ndarray:
-    """Ranks 0..N-1 along the last axis of a 2-D array, ties getting their average rank."""
+def rank_data(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Ranks 0..N-1 along the last axis of a 2-D array (ties get their average rank), and
+    the sorted values.
+
+    Values are compared at float32 resolution: each is packed with its column index into one
+    int64 key (order-preserving float bits in the high half), so one direct sort, cheaper
+    than an argsort, yields both the order and the sorted values. Values equal at that
+    resolution are ties.
+
+    Returns:
+        (ranks as float64, sorted values as float32), both shaped like ``a``.
+    """
     R, N = a.shape
-    order = np.argsort(a, axis=1)
-    s = np.take_along_axis(a, order, axis=1)
-    new = np.ones((R, N), dtype=bool)
-    new[:, 1:] = s[:, 1:] != s[:, :-1]
+    bits = (np.asarray(a, dtype=np.float32) + np.float32(0.0)).view(np.int32)  # + 0 turns -0 into +0
+    bits = bits ^ ((bits >> 31) & 0x7FFFFFFF)  # negative floats: reverse the magnitude order
+    key = (bits.astype(np.int64) << 32) | np.arange(N, dtype=np.int64)
+    key.sort(axis=1)
+    hi = (key >> 32).astype(np.int32)
+    new = np.empty((R, N), dtype=bool)
+    new[:, 0] = True
+    np.not_equal(hi[:, 1:], hi[:, :-1], out=new[:, 1:])
     if new.all():
         ranked = np.broadcast_to(np.arange(N, dtype=np.float64), (R, N))
-    else:  # tie groups never span rows because new[:, 0] is True
-        flat = new.ravel()
-        gid = np.cumsum(flat) - 1
-        starts = np.flatnonzero(flat)
-        ends = np.append(starts[1:], R * N) - 1
-        row0 = (np.arange(R * N) // N) * N
-        ranked = ((starts + ends)[gid] / 2.0 - row0).reshape(R, N)
-    ranks = np.empty((R, N))
-    np.put_along_axis(ranks, order, ranked, axis=1)
-    return ranks
+    else:  # each tie group (never spanning rows, as new[:, 0] is True) shares its mean position
+        starts = np.flatnonzero(new.ravel())
+        lengths = np.diff(starts, append=R * N)
+        ranked = np.repeat(starts % N + (lengths - 1) * 0.5, lengths)
+    order = (key & 0xFFFFFFFF) + (np.arange(R, dtype=np.int64) * N)[:, None]
+    ranks = np.empty(R * N)
+    ranks[order.ravel()] = ranked.ravel()
+    sorted_values = (hi ^ ((hi >> 31) & 0x7FFFFFFF)).view(np.float32)
+    return ranks.reshape(R, N), sorted_values
+
+
+def average_ranks(a: np.ndarray) -> np.ndarray:
+    """Ranks along the last axis with ties averaged (see :func:`rank_data`)."""
+    return rank_data(a)[0]
 
 
 def rank_correlation(ra: np.ndarray, rb: np.ndarray) -> np.ndarray:
@@ -68,20 +87,28 @@ class Published:
     everyone's exact numbers (a departure recorded in docs/ODD.md).
     """
 
-    def __init__(self, metric: np.ndarray) -> None:
-        self.sorted = np.sort(metric, axis=1)
-        self.n = metric.shape[1]
-        q25, q50, q75 = (np.log(np.maximum(self.quantile(q), 1e-9)) for q in (0.25, 0.5, 0.75))
-        self.mu = q50
-        self.inv_scale = 2.0 * math.log(3.0) / np.maximum(q75 - q25, 1e-3)
+    def __init__(self, sorted_metric: np.ndarray) -> None:
+        self.sorted = sorted_metric
+        self.n = sorted_metric.shape[1]
+        with np.errstate(divide="ignore"):
+            q25, q50, q75 = (np.log(np.maximum(self.quantile(q), np.float32(1e-9))) for q in (0.25, 0.5, 0.75))
+        self.mu = q50.astype(np.float32)
+        self.inv_scale = (2.0 * math.log(3.0) / np.maximum(q75 - q25, 1e-3)).astype(np.float32)
+
+    @classmethod
+    def of(cls, metric: np.ndarray) -> Published:
+        return cls(np.sort(metric.astype(np.float32), axis=1))
 
     def quantile(self, level: float) -> np.ndarray:
+        """The nearest-rank quantile of last week's metric, per replication, shaped (R, 1)."""
         i = min(self.n - 1, max(0, int(math.ceil(level * self.n)) - 1))
         return self.sorted[:, i : i + 1]
 
     def cdf(self, m: np.ndarray) -> np.ndarray:
-        z = np.clip((np.log(np.maximum(m, 1e-9)) - self.mu) * self.inv_scale, -50.0, 50.0)
-        return 1.0 / (1.0 + np.exp(-z))
+        """Forecast percentile of metric level ``m`` (float32)."""
+        with np.errstate(divide="ignore", over="ignore"):
+            z = (np.log(m) - self.mu) * self.inv_scale
+            return np.float32(1.0) / (np.float32(1.0) + np.exp(-z))
 
 
 class WeekOutcome:
@@ -106,7 +133,8 @@ class Week:
         self.R, self.N = eng.R, eng.N
         self.price = eng.scn.economy.price
         self.margin = eng.scn.choice.margin
-        self.a, self.s, self.c, self.k = eng.a, eng.s, eng.c, eng.k
+        self.a, self.c, self.k = eng.a, eng.c, eng.k
+        self.s = eng._s32  # float32, as the choice arithmetic
         self.pub = pub
         self.m0: np.ndarray | None = None
 
@@ -132,6 +160,7 @@ class Engine:
     """
 
     def __init__(self, scn: Scenario, reps: Sequence[int] | None = None, seed: int | None = None) -> None:
+        tune_malloc()
         self.scn = scn
         self.seed = scn.seed if seed is None else int(seed)
         self.reps = list(range(scn.replications)) if reps is None else list(reps)
@@ -144,10 +173,15 @@ class Engine:
         ]
         self._draw_traits()
         self._build_network()
+        self._s32 = self.s.astype(np.float32)
+        self._oms32 = (1.0 - self.s).astype(np.float32)
+        self._c32 = self.c.astype(np.float32)
+        self._zeros32 = np.zeros((self.R, self.N), dtype=np.float32)
         N = self.N
         self._shocks = Stream(self.seed, self.reps, SHOCKS, N, normal=True)
         self._choice = Stream(self.seed, self.reps, CHOICE, N)
-        self._imitation = Stream(self.seed, self.reps, IMITATION, 4 * N)
+        self._imitation = Stream(self.seed, self.reps, IMITATION, 2 * N)
+        self._mutation = Stream(self.seed, self.reps, MUTATION, N) if scn.imitation.mutation > 0 else None
         self._policy_streams = {
             p.id: (
                 Stream(self.seed, self.reps, policy_key(p.id), p.uniforms * N) if p.uniforms else None,
@@ -161,7 +195,7 @@ class Engine:
             p.reset(self)
         zeros = np.zeros((self.R, N))
         self.m, self.x, self.y, self.v, self.payoff = zeros.copy(), zeros.copy(), zeros.copy(), zeros.copy(), zeros.copy()
-        self._pub = Published(self._optimum(self._cost_per_token()))
+        self._pub = Published.of(self._optimum(self._cost_per_token()))
         self.history = {name: np.full((scn.weeks, self.R), np.nan) for name in WEEKLY}
         self._ranks_of: np.ndarray | None = None
         self._ranks: np.ndarray | None = None
@@ -189,9 +223,19 @@ class Engine:
         self.team_size = np.minimum(ts, N - self.team_start)
         self.pos = idx - self.team_start[self.team]
         mates = self.team_size[self.team] - 1
+        self._team_first, self._team_n, self._mates = self.team_start[self.team], self.team_size[self.team], mates
+        self._idx = np.arange(N)
+        self._row_offset = (np.arange(self.R, dtype=np.int64) * N)[:, None]
         L = net.cross_links if net.kind == "small_world" else 0
         self.degree = mates + L
-        self.cross = np.zeros((self.R, N, L), dtype=np.int64)
+        D = max(int(self.degree.max()), 1)
+        # neighbour table (R, N, D): teammates first, then cross links; entries past an
+        # employee's degree are never drawn
+        nbr = np.zeros((self.R, N, D), dtype=np.int32)
+        for d in range(int(mates.max())):
+            mate = self.pos + 1 + d
+            mate = self._team_first + np.where(mate >= self._team_n, mate - self._team_n, mate)
+            nbr[:, :, d] = np.where(d < mates, mate, 0)
         if net.kind == "small_world" and L:
             sides = np.array([(l // 2 + 1) * (1 if l % 2 == 0 else -1) for l in range(L)])
             for r, g in enumerate(generators(self.seed, self.reps, NETWORK)):
@@ -199,11 +243,21 @@ class Engine:
                 random_team = g.integers(0, n_teams, (N, L))
                 member = g.random((N, L))
                 target = np.where(rewire, random_team, (self.team[:, None] + sides[None, :]) % n_teams)
-                self.cross[r] = self.team_start[target] + (member * self.team_size[target]).astype(np.int64)
+                cross = self.team_start[target] + (member * self.team_size[target]).astype(np.int64)
+                for l in range(L):
+                    nbr[r, np.arange(N), mates + l] = cross[:, l]
+        self.neighbours = nbr
+        self._nbr_flat = nbr.reshape(self.R, N * D)
+        self._nbr_base = np.arange(N, dtype=np.int64) * D
 
     # --- the week ---------------------------------------------------------------------------
     def _on(self, p: Policy) -> np.ndarray:
         return self.active[p.id][:, None]
+
+    def _mask(self, p: Policy, value, fill):
+        """``value`` where the policy is active, ``fill`` elsewhere (no copy when active everywhere)."""
+        on = self.active[p.id]
+        return value if on.all() else np.where(on[:, None], value, fill)
 
     def _cost_per_token(self) -> np.ndarray:
         """tau + sigma * p as seen by the employee, per replication (R, 1)."""
@@ -221,8 +275,9 @@ class Engine:
         return np.maximum(A / cp - self.scn.economy.x0, 0.0)
 
     def metric_ranks(self, m: np.ndarray) -> np.ndarray:
+        """Exact (tie-averaged) ranks of this week's metric, computed once per week."""
         if self._ranks_of is not m:
-            self._ranks = average_ranks(m)
+            self._ranks, self._sorted_m = rank_data(m)
             self._ranks_of = m
         return self._ranks
 
@@ -240,47 +295,55 @@ class Engine:
                 self._switch(entry, np.ones(self.R, dtype=bool))
         active = [p for p in self.policies if self.active[p.id].any()]
 
-        # 1. policies publish; 2. choice
+        # 1. policies publish; 2. choice (in float32: the menu is wide and utilities only need
+        #    to be right to well below the logit temperature; the state stays float64)
+        F = np.float32
         w = Week(self, self._pub)
-        cp = self._cost_per_token()
-        A = (1.0 - self.s) * self.a * self.k
+        cp = self._cost_per_token().astype(F)
         ak = self.a * self.k
-        m0 = np.maximum(A / cp - e.x0, 0.0)
+        ak32 = ak.astype(F)
+        pk = self._oms32 * ak32  # private value weight (1 - s) a k
+        zeros = self._zeros32
+        x0, inv_x0, tau = F(e.x0), F(1.0 / e.x0), F(e.attention_cost)
+        m0 = np.maximum(pk / cp - x0, zeros)
         w.m0 = m0
         # a maxxer makes the metric with productive tokens until their private net marginal value
-        # falls to the marginal cost of gaming (c_i), and burns the rest
-        tau = e.attention_cost
+        # falls to the marginal cost of gaming (c_i), and burns the rest: x = min(m, xg). Honest
+        # employees, and maxxers with c_i >= tau, get xg = inf (never game).
+        gap = tau - np.maximum(self._c32, tau * ~self.maxxer)
         with np.errstate(divide="ignore"):
-            xg = np.where(self.maxxer & (self.c < tau), np.maximum(A / (tau - self.c) - e.x0, 0.0), np.inf)
-        cap = np.full((self.R, self.N), np.inf)
+            xg = np.maximum(pk / np.maximum(gap, zeros) - x0, zeros)
+        log_xg = np.log1p(xg * inv_x0)  # value is increasing, so ln(1 + min(m, xg)/x0) = min(., .)
+        excess_cost = self._c32 - tau  # gaming minus productive price per token: (sigma p + c) - (tau + sigma p)
+        half_gamma = F(0.5 * e.gamma)
+        cap = None
         for p in active:
             c = p.cap(w)
             if c is not None:
-                cap = np.minimum(cap, np.where(self._on(p), c, np.inf))
-        levels = [m0] + [w.pub.quantile(q) for q in scn.choice.quantiles]
+                c = self._mask(p, c, np.inf).astype(F)
+                cap = c if cap is None else np.minimum(cap, c)
+        if cap is not None and not np.isfinite(cap).any():
+            cap = None
+        levels = [m0] + [w.pub.quantile(q).astype(F) for q in scn.choice.quantiles]
         for p in active:
-            levels += [np.where(self._on(p), thr, m0) for thr in p.thresholds(w)]
-        gaming_price = self.sigma * e.price + self.c
-        utilities, menu = [], []
-        for level in levels:
-            m = np.minimum(level, cap)
-            m = np.broadcast_to(m, (self.R, self.N)) if m.shape != cap.shape else m
-            x = np.minimum(m, xg)
-            y = m - x
-            value = ak * np.log1p(x / e.x0)
-            u = (1.0 - self.s) * value - cp * x - gaming_price * y - 0.5 * e.gamma * y * y
+            levels += [self._mask(p, thr, m0).astype(F) for thr in p.thresholds(w)]
+        K = len(levels)
+        menu = np.empty((K, self.R, self.N), dtype=F)
+        utilities = []
+        for k, level in enumerate(levels):
+            m = level if cap is None else np.minimum(level, cap)
+            menu[k] = m
+            y = np.maximum(m - xg, zeros)
+            value = ak32 * np.minimum(np.log1p(m * inv_x0), log_xg)
+            # U = (1-s) V(x) - (tau + sigma p) x - (sigma p + c) y - gamma y^2 / 2, with x = m - y
+            u = self._oms32 * value - cp * m - y * (excess_cost + half_gamma * y)
             for p in active:
-                r = p.expected(w, m, x, y, value)
+                r = p.expected(w, m, m - y, y, value)
                 if r is not None:
-                    u = u + self._on(p) * r
+                    u += self._mask(p, r, 0.0).astype(F, copy=False)
             utilities.append(u)
-            menu.append(m)
-        U = np.stack(utilities)
-        weights = np.exp((U - U.max(axis=0)) / scn.choice.temperature)
-        cum = np.cumsum(weights, axis=0)
-        pick = (cum < self._choice.next() * cum[-1]).sum(axis=0)
-        pick = np.minimum(pick, len(levels) - 1)
-        m = np.take_along_axis(np.stack(menu), pick[None], axis=0)[0]
+        pick = self._logit_pick(utilities, scn.choice.temperature)
+        m = np.take_along_axis(menu, pick[None].astype(np.intp), axis=0)[0].astype(np.float64)
         x = np.minimum(m, xg)
         y = m - x
 
@@ -300,7 +363,8 @@ class Engine:
         lr = scn.learning
         self.k = np.clip(self.k + lr.rate * (1.0 - self.k) * x / (x + lr.half_saturation) - lr.decay * self.k, 0.0, 1.0)
 
-        self._pub = Published(m)
+        self.metric_ranks(m)
+        self._pub = Published(self._sorted_m)
         self._record(out, ak, self._pub)
         # 6. imitation on this week's visible payoffs, synchronously
         self.m, self.x, self.y, self.v, self.payoff = m, x, y, v, out.visible
@@ -309,34 +373,50 @@ class Engine:
         self._check_triggers()
         self.t += 1
 
+    def _logit_pick(self, utilities: list[np.ndarray], temperature: float) -> np.ndarray:
+        """Sample a menu index per employee with probability proportional to exp(U / lambda)."""
+        top = utilities[0]
+        for u in utilities[1:]:
+            top = np.maximum(top, u)
+        inv = np.float32(1.0 / temperature)
+        weights = [np.exp((u - top) * inv) for u in utilities]
+        total = weights[0]
+        for wk in weights[1:]:
+            total = total + wk
+        target = self._choice.next() * total
+        acc = weights[0]
+        pick = (acc < target).astype(np.int8)
+        for wk in weights[1:-1]:
+            acc = acc + wk
+            pick += acc < target
+        return pick
+
     def _imitate(self, payoff: np.ndarray) -> None:
+        """Fermi pairwise comparison: with probability q, look at one neighbour j and adopt its
+        strategy with probability 1 / (1 + exp(-beta (pi_j - pi_i))). One uniform decides both
+        the revision (u < q) and, rescaled as u / q, the adoption."""
         im, N = self.scn.imitation, self.N
         u = self._imitation.next()
-        revise, pick, adopt, mutate = u[:, :N], u[:, N : 2 * N], u[:, 2 * N : 3 * N], u[:, 3 * N :]
+        decide, pick = u[:, :N], u[:, N:]
         if self.scn.network.kind == "well_mixed":
             if N < 2:
                 return
-            j = (np.arange(N) + 1 + (pick * (N - 1)).astype(np.int64)) % N
-            j = np.broadcast_to(j, (self.R, N))
+            j = (self._idx + 1 + (pick * (N - 1)).astype(np.int64)) % N
         else:
             if self.degree.max() == 0:
                 return
             d = (pick * self.degree).astype(np.int64)
-            mates = self.team_size[self.team] - 1
-            teammate = self.team_start[self.team] + (self.pos + 1 + d) % np.maximum(self.team_size[self.team], 1)
-            L = self.cross.shape[2]
-            if L:
-                which = np.clip(d - mates, 0, L - 1)
-                crossj = np.take_along_axis(self.cross, which[..., None], axis=2)[..., 0]
-                j = np.where(d < mates, teammate, crossj)
-            else:
-                j = np.broadcast_to(teammate, (self.R, N))
-        pj = np.take_along_axis(payoff, j, axis=1)
-        sj = np.take_along_axis(self.maxxer, j, axis=1)
+            j = np.take_along_axis(self._nbr_flat, self._nbr_base + d, axis=1)
+        flat_j = (j + self._row_offset).ravel()
+        pj = payoff.ravel()[flat_j].reshape(self.R, N)
+        sj = self.maxxer.ravel()[flat_j].reshape(self.R, N)
         with np.errstate(over="ignore"):
             prob = 1.0 / (1.0 + np.exp(-im.intensity * (pj - payoff)))
-        switch = (revise < im.rate) & (adopt < prob)
-        self.maxxer = np.where(switch, sj, self.maxxer) ^ (mutate < im.mutation)
+        q = im.rate
+        switch = (decide < q) & (decide < q * prob)
+        self.maxxer = np.where(switch, sj, self.maxxer)
+        if self._mutation is not None:
+            self.maxxer ^= self._mutation.next() < im.mutation
 
     def _switch(self, entry, mask: np.ndarray) -> None:
         for pid in entry.deactivate:

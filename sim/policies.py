@@ -103,7 +103,8 @@ class Leaderboard(Policy):
 
     def expected(self, w, m, x, y, value):
         cut = w.pub.quantile(1.0 - self.p.top_share)
-        return w.s * (self.p.prize * w.pub.cdf(m) + self.p.top_prize * (m > cut))
+        status = np.float32(self.p.prize) * w.pub.cdf(m) + np.float32(self.p.top_prize) * (m > cut)
+        return w.s * status
 
     def settle(self, w, out, on):
         pct, top = w.percentile(out.m, self.p.top_share)
@@ -126,8 +127,8 @@ class Budget(Policy):
 
     With ``use_it_or_lose_it`` an employee who leaves part of the allocation unused gets a
     visible penalty (a low-adoption signal) and a smaller allocation next period; used fully,
-    the allocation recovers towards its base. Employees anticipate the penalty from the pace
-    they would keep for the rest of the period, so spending sprees come at period ends.
+    the allocation recovers towards its base. Each week employees anticipate the penalty they
+    would get if they kept this week's pace for the rest of the period.
     Source: reports of staff told to "spend their entire allocation" (MODEL.md §5).
     """
 
@@ -160,7 +161,7 @@ class Budget(Policy):
             return None
         wl = self._weeks_left(w)
         unused = np.maximum(self.alloc - self.spent - m * w.price * wl, 0.0) / self.alloc
-        return -self.p.underuse_penalty * unused / wl
+        return -self.p.underuse_penalty * unused
 
     def settle(self, w, out, on):
         self.spent += on * out.cost
