@@ -282,7 +282,8 @@ class Engine:
         return self._ranks
 
     def policy_draws(self, p: Policy) -> tuple[np.ndarray, ...]:
-        return tuple(s.next() for s in self._policy_streams[p.id] if s is not None)
+        """This week's draws of a policy's own streams."""
+        return self._week_draws[p.id]
 
     def step(self) -> None:
         """Play one week for every replication in the batch."""
@@ -294,6 +295,11 @@ class Engine:
             if entry.week == t:
                 self._switch(entry, np.ones(self.R, dtype=bool))
         active = [p for p in self.policies if self.active[p.id].any()]
+        # every policy stream advances every week, active or not, so that a replication's draws
+        # never depend on what other replications in the batch are doing
+        self._week_draws = {
+            pid: tuple(st.next() for st in streams if st is not None) for pid, streams in self._policy_streams.items()
+        }
 
         # 1. policies publish; 2. choice (in float32: the menu is wide and utilities only need
         #    to be right to well below the logit temperature; the state stays float64)
@@ -325,8 +331,11 @@ class Engine:
         if cap is not None and not np.isfinite(cap).any():
             cap = None
         levels = [m0] + [w.pub.quantile(q).astype(F) for q in scn.choice.quantiles]
+        offered = [None] * len(levels)  # None: on the menu everywhere; else (R, 1) where offered
         for p in active:
-            levels += [self._mask(p, thr, m0).astype(F) for thr in p.thresholds(w)]
+            for thr in p.thresholds(w):
+                levels.append(np.asarray(thr).astype(F))
+                offered.append(None if self.active[p.id].all() else self.active[p.id][:, None])
         K = len(levels)
         menu = np.empty((K, self.R, self.N), dtype=F)
         utilities = []
@@ -341,6 +350,8 @@ class Engine:
                 r = p.expected(w, m, m - y, y, value)
                 if r is not None:
                     u += self._mask(p, r, 0.0).astype(F, copy=False)
+            if offered[k] is not None:  # a policy's threshold is not on the menu where it is off
+                u = np.where(offered[k], u, -np.inf)
             utilities.append(u)
         pick = self._logit_pick(utilities, scn.choice.temperature)
         m = np.take_along_axis(menu, pick[None].astype(np.intp), axis=0)[0].astype(np.float64)

@@ -117,7 +117,7 @@ class BudgetParams(PolicyParams):
     use_it_or_lose_it: bool = Field(True, description="under-use shrinks the next allocation and signals low adoption")
     shrink: float = param(0.5, ge=0, le=1, unit="share", doc="share of the unused allocation removed next period")
     underuse_penalty: float = param(
-        200.0, ge=0, le=1e6, unit="$/period", doc="visible penalty at 100% unused ('spend their entire allocation')"
+        400.0, ge=0, le=1e6, unit="$/period", doc="visible penalty at 100% unused (calibrated: utilisation nears 100%)"
     )
     hard_cap: bool = Field(False, description="spending cannot exceed what is left of the allocation")
 
