@@ -179,8 +179,11 @@ class Trigger(Strict):
         if (self.above is None) == (self.below is None):
             raise ValueError("give exactly one of 'above' or 'below'")
         if self.metric not in WEEKLY:
-            close = ", ".join(sorted(WEEKLY))
-            raise ValueError(f"unknown metric '{self.metric}'. Allowed: {close}")
+            import difflib
+
+            close = difflib.get_close_matches(self.metric, list(WEEKLY), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise ValueError(f"unknown metric '{self.metric}'{hint} Allowed: {', '.join(sorted(WEEKLY))}")
         return self
 
 

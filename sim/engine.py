@@ -317,8 +317,8 @@ class Engine:
         # falls to the marginal cost of gaming (c_i), and burns the rest: x = min(m, xg). Honest
         # employees, and maxxers with c_i >= tau, get xg = inf (never game).
         gap = tau - np.maximum(self._c32, tau * ~self.maxxer)
-        with np.errstate(divide="ignore"):
-            xg = np.maximum(pk / np.maximum(gap, zeros) - x0, zeros)
+        with np.errstate(divide="ignore", over="ignore"):
+            xg = np.where(gap > 0, np.maximum(pk / np.maximum(gap, F(1e-30)) - x0, zeros), F(np.inf))
         log_xg = np.log1p(xg * inv_x0)  # value is increasing, so ln(1 + min(m, xg)/x0) = min(., .)
         excess_cost = self._c32 - tau  # gaming minus productive price per token: (sigma p + c) - (tau + sigma p)
         half_gamma = F(0.5 * e.gamma)
@@ -449,7 +449,7 @@ class Engine:
         e, N, h, t = self.scn.economy, self.N, self.history, self.t
         m, x, y, v, cost = out.m, out.x, out.y, out.v, out.cost
         tot_m, tot_y, tot_cost, tot_v = m.sum(axis=1), y.sum(axis=1), cost.sum(axis=1), v.sum(axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             x_price = ak / e.price - e.x0 if e.price > 0 else np.full_like(x, np.inf)
             waste = np.maximum(x - np.maximum(x_price, 0.0), 0.0).sum(axis=1)
             h["tokens_per_employee"][t] = tot_m / N

@@ -8,6 +8,7 @@ Only ``yaml.SafeLoader`` semantics are used; alias expansion is bounded.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, get_args, get_origin
@@ -23,6 +24,7 @@ MAX_NODES = 100_000  # refuses "billion laughs" alias bombs long before they exp
 MAX_BYTES = 5_000_000
 
 Key = tuple[Any, ...]
+_PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
 Where = Callable[[Key], tuple[str | None, int | None]]
 
 
@@ -55,8 +57,9 @@ def read_yaml(path: Path) -> tuple[Any, dict[Key, int]]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ScenarioError("not a text file (invalid UTF-8)", file=str(path)) from None
-    loader = yaml.SafeLoader(text)
+    loader = None
     try:
+        loader = yaml.SafeLoader(text)
         node = loader.get_single_node()
         lines: dict[Key, int] = {}
         count = [0]
@@ -70,8 +73,11 @@ def read_yaml(path: Path) -> tuple[Any, dict[Key, int]]:
         raise ScenarioError(f"invalid YAML: {exc}", file=str(path)) from None
     except RecursionError:
         raise ScenarioError("invalid YAML: nested too deeply", file=str(path)) from None
+    except ScenarioError as exc:
+        raise ScenarioError(exc.message, file=str(path)) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return data, lines
 
 
@@ -81,6 +87,8 @@ def _construct(loader: yaml.SafeLoader, node: yaml.Node, path: Key, lines: dict,
         raise ScenarioError(f"YAML expands to more than {MAX_NODES} nodes (an alias bomb?)")
     if len(path) > 50:
         raise ScenarioError("YAML is nested more than 50 levels deep")
+    if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _PLAIN_TAGS:
+        raise yaml.MarkedYAMLError(problem=f"unknown YAML tag {node.tag!r}", problem_mark=node.start_mark)
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)
         out: dict[Any, Any] = {}
@@ -158,7 +166,9 @@ def apply_overrides(data: dict, origin: dict, assignments: Iterable[str]) -> Non
                 raise ScenarioError(f"--set {key}: '{'.'.join(parts[: i + 1])}' is not a mapping")
             node = nxt
         node[parts[-1]] = value
-        origin[tuple(parts)] = ("--set", None)
+        for i in range(1, len(parts) + 1):  # keys this override created are blamed on --set
+            if i == len(parts) or tuple(parts[:i]) not in origin:
+                origin[tuple(parts[:i])] = ("--set", None)
 
 
 def _where_fn(origin: dict[Key, tuple[str, int]], default_file: str) -> Where:
@@ -203,7 +213,6 @@ def validation_error(exc: Exception, model: type[BaseModel], prefix: Key, where:
             node = node.get(part) if isinstance(node, dict) else None
             clean.append(part)
             cls = _submodel(ann, node)
-            parent_cls = cls
         elif cls is None or not isinstance(part, str) or err["type"] == "extra_forbidden" and part == loc[-1]:
             clean.append(part)
             node = None
@@ -212,14 +221,19 @@ def validation_error(exc: Exception, model: type[BaseModel], prefix: Key, where:
     f, line = where(path) if where else (None, None)
     dotted = ".".join(map(str, path))
     if err["type"] == "extra_forbidden":
-        parent = model
+        parent, node = model, data
         for part in clean[:-1]:
             if parent is not None and isinstance(part, str) and part in parent.model_fields:
-                parent = _submodel(parent.model_fields[part].annotation, None) or parent
+                node = node.get(part) if isinstance(node, dict) else None
+                parent = _submodel(parent.model_fields[part].annotation, node) or parent
         allowed = [k for k in parent.model_fields if k != "type" or parent is not model]
         return ScenarioError(
             f"unknown key '{clean[-1]}'", file=f, line=line, path=dotted, allowed=allowed, got=str(clean[-1])
         )
+    if err["type"] == "literal_error":
+        expected = re.findall(r"'([^']*)'", err.get("ctx", {}).get("expected", ""))
+        return ScenarioError(f"invalid choice {err.get('input')!r}", file=f, line=line, path=dotted,
+                             allowed=expected, got=str(err.get("input")))
     msg = err["msg"]
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, ") :]

@@ -77,7 +77,7 @@ def run_metrics(weekly: dict[str, np.ndarray], employees: int) -> dict[str, np.n
     tot_tok = tok.sum(axis=0)
     safe = np.where(tot_tok > 0, tot_tok, 1.0)
     cost = w["cost_per_employee"].sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         import warnings
 
         with warnings.catch_warnings():
