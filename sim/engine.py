@@ -20,6 +20,10 @@ from .policies import Budget, Policy, RoiGate, build
 from .streams import CHOICE, IMITATION, MUTATION, NETWORK, SHOCKS, TRAITS, Stream, generators, policy_key
 
 
+#: no menu level exceeds this many Mtok per employee-week (keeps float32 arithmetic finite)
+MAX_TOKENS = 1e6
+
+
 def draw_trait(g: np.random.Generator, dist, n: int) -> np.ndarray:
     """Draw ``n`` values of one trait distribution from generator ``g``."""
     if dist.dist == "lognormal":
@@ -330,11 +334,12 @@ class Engine:
                 cap = c if cap is None else np.minimum(cap, c)
         if cap is not None and not np.isfinite(cap).any():
             cap = None
+        m0 = np.minimum(m0, F(MAX_TOKENS))
         levels = [m0] + [w.pub.quantile(q).astype(F) for q in scn.choice.quantiles]
         offered = [None] * len(levels)  # None: on the menu everywhere; else (R, 1) where offered
         for p in active:
             for thr in p.thresholds(w):
-                levels.append(np.asarray(thr).astype(F))
+                levels.append(np.minimum(np.asarray(thr, dtype=np.float64), MAX_TOKENS).astype(F))
                 offered.append(None if self.active[p.id].all() else self.active[p.id][:, None])
         K = len(levels)
         menu = np.empty((K, self.R, self.N), dtype=F)

@@ -280,7 +280,8 @@ class RoiGate(Policy):
         cost = np.maximum(w.price * m, 1e-12)
         log_roi = np.log(np.maximum(value, 1e-12) / cost)
         z = (np.log(max(p.hurdle, 1e-12)) - log_roi) / max(p.noise, 1e-3)
-        below = 1.0 / (1.0 + np.exp(-1.7 * z))  # logistic approximation of the normal cdf
+        with np.errstate(over="ignore"):
+            below = 1.0 / (1.0 + np.exp(-1.7 * z))  # logistic approximation of the normal cdf
         return -(p.fine * detect + p.throttle_cost * p.throttle_weeks * below) * p.audit_share / p.audit_every
 
     def settle(self, w, out, on):
