@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from . import _fast
 from ._alloc import tune_malloc
 from .config import Scenario
 from .metrics import WEEKLY
@@ -35,7 +36,7 @@ def draw_trait(g: np.random.Generator, dist, n: int) -> np.ndarray:
     return np.full(n, float(dist.value))
 
 
-def rank_data(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def rank_data(a: np.ndarray, numpy_only: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Ranks 0..N-1 along the last axis of a 2-D array (ties get their average rank), and
     the sorted values.
 
@@ -45,28 +46,40 @@ def rank_data(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     resolution are ties.
 
     Returns:
-        (ranks as float64, sorted values as float32), both shaped like ``a``.
+        (ranks, sorted values), both float32 and shaped like ``a``.
     """
     R, N = a.shape
     bits = (np.asarray(a, dtype=np.float32) + np.float32(0.0)).view(np.int32)  # + 0 turns -0 into +0
     bits = bits ^ ((bits >> 31) & 0x7FFFFFFF)  # negative floats: reverse the magnitude order
     key = (bits.astype(np.int64) << 32) | np.arange(N, dtype=np.int64)
     key.sort(axis=1)
+    if _fast.AVAILABLE and not numpy_only:
+        ranks = np.empty((R, N), dtype=np.float32)
+        hi = np.empty((R, N), dtype=np.int32)
+        _fast.tie_ranks(key, ranks, hi)
+    else:
+        ranks, hi = _ties_numpy(key)
+    sorted_values = (hi ^ ((hi >> 31) & 0x7FFFFFFF)).view(np.float32)
+    return ranks, sorted_values
+
+
+def _ties_numpy(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The numpy twin of :func:`sim._fast.tie_ranks`."""
+    R, N = key.shape
     hi = (key >> 32).astype(np.int32)
     new = np.empty((R, N), dtype=bool)
     new[:, 0] = True
     np.not_equal(hi[:, 1:], hi[:, :-1], out=new[:, 1:])
     if new.all():
-        ranked = np.broadcast_to(np.arange(N, dtype=np.float64), (R, N))
+        ranked = np.broadcast_to(np.arange(N, dtype=np.float32), (R, N))
     else:  # each tie group (never spanning rows, as new[:, 0] is True) shares its mean position
         starts = np.flatnonzero(new.ravel())
         lengths = np.diff(starts, append=R * N)
-        ranked = np.repeat(starts % N + (lengths - 1) * 0.5, lengths)
+        ranked = np.repeat((starts % N + (lengths - 1) * 0.5).astype(np.float32), lengths)
     order = (key & 0xFFFFFFFF) + (np.arange(R, dtype=np.int64) * N)[:, None]
-    ranks = np.empty(R * N)
+    ranks = np.empty(R * N, dtype=np.float32)
     ranks[order.ravel()] = ranked.ravel()
-    sorted_values = (hi ^ ((hi >> 31) & 0x7FFFFFFF)).view(np.float32)
-    return ranks.reshape(R, N), sorted_values
+    return ranks.reshape(R, N), hi
 
 
 def average_ranks(a: np.ndarray) -> np.ndarray:
@@ -75,9 +88,12 @@ def average_ranks(a: np.ndarray) -> np.ndarray:
 
 
 def rank_correlation(ra: np.ndarray, rb: np.ndarray) -> np.ndarray:
-    """Pearson correlation of two rank arrays, row by row (Spearman's rho)."""
-    da = ra - ra.mean(axis=1, keepdims=True)
-    db = rb - rb.mean(axis=1, keepdims=True)
+    """Pearson correlation of two rank arrays, row by row (Spearman's rho).
+
+    Tie-averaged ranks 0..N-1 always have mean (N - 1) / 2."""
+    centre = np.float32((ra.shape[1] - 1) / 2.0)
+    da = ra - centre
+    db = rb - centre
     den = np.sqrt((da * da).sum(axis=1) * (db * db).sum(axis=1))
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(den > 0, (da * db).sum(axis=1) / np.where(den > 0, den, 1.0), np.nan)
@@ -177,9 +193,9 @@ class Engine:
         ]
         self._draw_traits()
         self._build_network()
-        self._s32 = self.s.astype(np.float32)
-        self._oms32 = (1.0 - self.s).astype(np.float32)
-        self._c32 = self.c.astype(np.float32)
+        self._s32 = self.s
+        self._oms32 = 1.0 - self.s
+        self._c32 = self.c
         self._zeros32 = np.zeros((self.R, self.N), dtype=np.float32)
         N = self.N
         self._shocks = Stream(self.seed, self.reps, SHOCKS, N, normal=True)
@@ -197,7 +213,7 @@ class Engine:
         }
         for p in self.policies:
             p.reset(self)
-        zeros = np.zeros((self.R, N))
+        zeros = np.zeros((self.R, N), dtype=np.float32)
         self.m, self.x, self.y, self.v, self.payoff = zeros.copy(), zeros.copy(), zeros.copy(), zeros.copy(), zeros.copy()
         self._pub = Published.of(self._optimum(self._cost_per_token()))
         self.history = {name: np.full((scn.weeks, self.R), np.nan) for name in WEEKLY}
@@ -214,7 +230,9 @@ class Engine:
             cols["c"].append(draw_trait(g, wf.gaming_aversion, N))
             cols["k"].append(np.clip(draw_trait(g, wf.initial_skill, N), 0.0, 1.0))
             cols["maxxer"].append(g.random(N) < wf.initial_maxxer_share)
-        self.a, self.s, self.c, self.k = (np.stack(cols[n]) for n in ("a", "s", "c", "k"))
+        # state is float32: memory traffic dominates the step, and every quantity is far from
+        # float32's resolution (reductions into the reported metrics are accumulated in float64)
+        self.a, self.s, self.c, self.k = (np.stack(cols[n]).astype(np.float32) for n in ("a", "s", "c", "k"))
         self.maxxer = np.stack(cols["maxxer"])
 
     def _build_network(self) -> None:
@@ -306,12 +324,12 @@ class Engine:
         }
 
         # 1. policies publish; 2. choice (in float32: the menu is wide and utilities only need
-        #    to be right to well below the logit temperature; the state stays float64)
+        #    to be right to well below the logit temperature)
         F = np.float32
         w = Week(self, self._pub)
         cp = self._cost_per_token().astype(F)
         ak = self.a * self.k
-        ak32 = ak.astype(F)
+        ak32 = ak
         pk = self._oms32 * ak32  # private value weight (1 - s) a k
         zeros = self._zeros32
         x0, inv_x0, tau = F(e.x0), F(1.0 / e.x0), F(e.attention_cost)
@@ -359,7 +377,7 @@ class Engine:
                 u = np.where(offered[k], u, -np.inf)
             utilities.append(u)
         pick = self._logit_pick(utilities, scn.choice.temperature)
-        m = np.take_along_axis(menu, pick[None].astype(np.intp), axis=0)[0].astype(np.float64)
+        m = np.take_along_axis(menu, pick[None].astype(np.intp), axis=0)[0]
         x = np.minimum(m, xg)
         y = m - x
 
@@ -413,24 +431,26 @@ class Engine:
         the revision (u < q) and, rescaled as u / q, the adoption."""
         im, N = self.scn.imitation, self.N
         u = self._imitation.next()
-        decide, pick = u[:, :N], u[:, N:]
-        if self.scn.network.kind == "well_mixed":
-            if N < 2:
-                return
-            j = (self._idx + 1 + (pick * (N - 1)).astype(np.int64)) % N
-        else:
-            if self.degree.max() == 0:
-                return
-            d = (pick * self.degree).astype(np.int64)
-            j = np.take_along_axis(self._nbr_flat, self._nbr_base + d, axis=1)
-        flat_j = (j + self._row_offset).ravel()
-        pj = payoff.ravel()[flat_j].reshape(self.R, N)
-        sj = self.maxxer.ravel()[flat_j].reshape(self.R, N)
-        with np.errstate(over="ignore"):
-            prob = 1.0 / (1.0 + np.exp(-im.intensity * (pj - payoff)))
-        q = im.rate
-        switch = (decide < q) & (decide < q * prob)
-        self.maxxer = np.where(switch, sj, self.maxxer)
+        decide, pick = u[:, :N].ravel(), u[:, N:].ravel()
+        movable = N >= 2 if self.scn.network.kind == "well_mixed" else self.degree.max() > 0
+        if movable:
+            q = np.float32(im.rate)
+            who = np.flatnonzero(decide < q)  # the revisers, as flat indices into (R, N)
+            rows, cols = np.divmod(who, N)
+            if self.scn.network.kind == "well_mixed":
+                j = (cols + 1 + (pick[who] * (N - 1)).astype(np.int64)) % N
+            else:
+                D = self.neighbours.shape[2]
+                d = (pick[who] * self.degree[cols]).astype(np.int64)
+                j = self.neighbours.reshape(-1)[(rows * N + cols) * D + d]
+            flat_j = rows * N + j
+            flat_pay = payoff.reshape(-1)
+            with np.errstate(over="ignore"):
+                prob = 1.0 / (1.0 + np.exp(-im.intensity * (flat_pay[flat_j] - flat_pay[who])))
+            adopt = decide[who] < q * prob
+            maxxer = self.maxxer.copy()
+            maxxer.reshape(-1)[who[adopt]] = self.maxxer.reshape(-1)[flat_j[adopt]]
+            self.maxxer = maxxer
         if self._mutation is not None:
             self.maxxer ^= self._mutation.next() < im.mutation
 

@@ -73,3 +73,25 @@ def test_adding_a_policy_does_not_shift_other_streams():
     b = Engine(small("roi_gate"), seed=3)  # leaderboard + roi_gate, with its own audit stream
     for _ in range(5):
         np.testing.assert_array_equal(a._shocks.next(), b._shocks.next())
+
+
+def test_numba_and_numpy_ranking_agree_exactly():
+    """The optional numba kernel and its numpy twin give identical ranks and sorted values."""
+    from sim import _fast
+    from sim.engine import rank_data
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(0, 100, (7, 300)).astype(np.float32)
+    a[0, :50] = 5.0  # a tie group
+    a[1, :] = 0.0  # all tied
+    a[2, :10] = -0.0  # signed zeros are ties of +0
+    a[3, 5:20] = -3.5  # negative ties
+    ranks_np, sorted_np = rank_data(a, numpy_only=True)
+    from scipy.stats import rankdata
+
+    np.testing.assert_array_equal(ranks_np, rankdata(a + np.float32(0.0), axis=1) - 1)
+    np.testing.assert_array_equal(sorted_np, np.sort(a + np.float32(0.0), axis=1))
+    if _fast.AVAILABLE:
+        ranks_nb, sorted_nb = rank_data(a)
+        np.testing.assert_array_equal(ranks_np, ranks_nb)
+        np.testing.assert_array_equal(sorted_np.view(np.int32), sorted_nb.view(np.int32))
