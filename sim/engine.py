@@ -223,13 +223,21 @@ class Engine:
     # --- set-up ------------------------------------------------------------------------------
     def _draw_traits(self) -> None:
         wf, N = self.scn.workforce, self.N
-        cols: dict[str, list[np.ndarray]] = {k: [] for k in ("a", "s", "c", "k", "maxxer")}
-        for g in generators(self.seed, self.reps, TRAITS):
-            cols["a"].append(draw_trait(g, wf.productivity, N))
-            cols["s"].append(np.clip(draw_trait(g, wf.status_seeking, N), 0.0, 1.0))
-            cols["c"].append(draw_trait(g, wf.gaming_aversion, N))
-            cols["k"].append(np.clip(draw_trait(g, wf.initial_skill, N), 0.0, 1.0))
-            cols["maxxer"].append(g.random(N) < wf.initial_maxxer_share)
+        # each trait has its own stream, so changing one trait's distribution (a Beta sampler
+        # uses a variable number of draws) never redraws the others: common random numbers
+        def draws(j: int, dist=None, lo=-np.inf, hi=np.inf) -> list[np.ndarray]:
+            gens = generators(self.seed, self.reps, TRAITS * 100 + j)
+            if dist is None:
+                return [g.random(N) < wf.initial_maxxer_share for g in gens]
+            return [np.clip(draw_trait(g, dist, N), lo, hi) for g in gens]
+
+        cols = {
+            "a": draws(1, wf.productivity),
+            "s": draws(2, wf.status_seeking, 0.0, 1.0),
+            "c": draws(3, wf.gaming_aversion),
+            "k": draws(4, wf.initial_skill, 0.0, 1.0),
+            "maxxer": draws(5),
+        }
         # state is float32: memory traffic dominates the step, and every quantity is far from
         # float32's resolution (reductions into the reported metrics are accumulated in float64)
         self.a, self.s, self.c, self.k = (np.stack(cols[n]).astype(np.float32) for n in ("a", "s", "c", "k"))
@@ -498,7 +506,7 @@ class Engine:
             h["audits_per_employee"][t] = out.audits / N
             h["penalty_rate"][t] = out.detections / N
             gates = [p for p in self.policies if isinstance(p, RoiGate)]
-            h["throttled_share"][t] = (gates[0].throttle > 0).mean(axis=1) if gates else 0.0
+            h["throttled_share"][t] = gates[0].capped.mean(axis=1) if gates else 0.0
             pay = out.visible
             pm = (pay * self.maxxer).sum(axis=1)
             h["payoff_maxxer"][t] = np.where(n_max > 0, pm / np.maximum(n_max, 1), np.nan)

@@ -270,6 +270,7 @@ class RoiGate(Policy):
         self.acc_value, self.acc_cost = np.zeros(shape), np.zeros(shape)
         self.acc_y, self.acc_m = np.zeros(shape), np.zeros(shape)
         self.throttle = np.zeros(shape, dtype=np.int32)
+        self.capped = np.zeros(shape, dtype=bool)
 
     def cap(self, w):
         return np.where(self.throttle > 0, self.p.throttle_cap, np.inf)
@@ -287,8 +288,10 @@ class RoiGate(Policy):
     def settle(self, w, out, on):
         p = self.p
         u, z = w.draws(self)
-        self.throttle = np.where(on & (self.throttle > 0), self.throttle - 1, self.throttle)
-        out.visible -= on * p.throttle_cost * (self.throttle > 0)
+        capped = on & (self.throttle > 0)  # capped this week: charged, counted, then counted down
+        out.visible -= p.throttle_cost * capped
+        self.capped = capped
+        self.throttle = np.where(capped, self.throttle - 1, self.throttle)
         self.acc_value += on * out.v
         self.acc_cost += on * out.cost
         self.acc_y += on * out.y

@@ -95,3 +95,27 @@ def test_numba_and_numpy_ranking_agree_exactly():
         ranks_nb, sorted_nb = rank_data(a)
         np.testing.assert_array_equal(ranks_np, ranks_nb)
         np.testing.assert_array_equal(sorted_np.view(np.int32), sorted_nb.view(np.int32))
+
+
+def test_changing_one_trait_distribution_keeps_the_other_traits():
+    """Each trait has its own stream: a different status-seeking Beta leaves productivity,
+    aversion, skill and initial strategies untouched (common random numbers)."""
+    a = Engine(small("leaderboard"), seed=4)
+    b = Engine(small("leaderboard", "workforce.status_seeking.a=5", "workforce.status_seeking.b=2"), seed=4)
+    assert not np.array_equal(a.s, b.s)
+    for name in ("a", "c", "k", "maxxer"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+
+
+def test_throttle_caps_and_charges_the_same_weeks():
+    """A failed audit caps use for throttle_weeks weeks, charged and counted in each of them."""
+    scn = small("roi_gate", "policies.roi_gate.hurdle=50", "policies.roi_gate.throttle_weeks=3",
+                "policies.roi_gate.audit_every=5", weeks=10, replications=1, employees=50)
+    eng = Engine(scn, seed=1)
+    (gate,) = [p for p in eng.policies if p.name == "roi_gate"]
+    shares = []
+    while eng.t < 10:
+        eng.step()
+        shares.append(eng.history["throttled_share"][eng.t - 1, 0])
+    # audits at the end of weeks 5 and 10 fail everyone (hurdle 50): weeks 6-8 are capped
+    assert shares[:5] == [0.0] * 5 and shares[5:8] == [1.0] * 3 and shares[8] == 0.0
