@@ -369,16 +369,33 @@ class Engine:
                 offered.append(None if self.active[p.id].all() else self.active[p.id][:, None])
         K = len(levels)
         menu = np.empty((K, self.R, self.N), dtype=F)
+        # Utility of metric level m: U = (1-s) V(x) - (tau + sigma p) x - (sigma p + c) y - gamma y^2 / 2
+        # with x = min(m, xg), y = m - x. For everyone it starts as if x = m (honest); the few who
+        # may game (finite xg) get a correction on their own entries only.
+        gam = np.flatnonzero(np.isfinite(xg).ravel())
+        if gam.size:
+            rows_g = gam // self.N
+            xg_g, log_xg_g = xg.ravel()[gam], log_xg.ravel()[gam]
+            pk_g, excess_g = pk.ravel()[gam], excess_cost.ravel()[gam]
+        split = any(p.uses_split for p in active)
         utilities = []
         for k, level in enumerate(levels):
             m = level if cap is None else np.minimum(level, cap)
             menu[k] = m
-            y = np.maximum(m - xg, zeros)
-            value = ak32 * np.minimum(np.log1p(m * inv_x0), log_xg)
-            # U = (1-s) V(x) - (tau + sigma p) x - (sigma p + c) y - gamma y^2 / 2, with x = m - y
-            u = self._oms32 * value - cp * m - y * (excess_cost + half_gamma * y)
+            log_m = np.log1p(m * inv_x0)  # a column (R, 1) for menu levels shared by a replication
+            u = pk * log_m - cp * m
+            if gam.size:
+                col = m.shape[1] == 1
+                m_g = m[rows_g, 0] if col else m.ravel()[gam]
+                log_m_g = log_m[rows_g, 0] if col else log_m.ravel()[gam]
+                y_g = np.maximum(m_g - xg_g, F(0.0))
+                u.ravel()[gam] += pk_g * (np.minimum(log_m_g, log_xg_g) - log_m_g) - y_g * (excess_g + half_gamma * y_g)
+            y = value = None
+            if split:
+                y = np.maximum(m - xg, zeros)
+                value = ak32 * np.minimum(log_m, log_xg)
             for p in active:
-                r = p.expected(w, m, m - y, y, value)
+                r = p.expected(w, m, None if y is None else m - y, y, value)
                 if r is not None:
                     u += self._mask(p, r, 0.0).astype(F, copy=False)
             if offered[k] is not None:  # a policy's threshold is not on the menu where it is off

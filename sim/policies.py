@@ -7,7 +7,8 @@ all working on arrays shaped (replications, employees):
 - ``thresholds(w)``: extra metric levels (Mtok/week) to put on the employees' menu;
 - ``cap(w)``: a hard ceiling on the metric (Mtok/week);
 - ``expected(w, m, x, y, value)``: the reward or penalty an employee expects from a
-  candidate choice, in $ of utility;
+  candidate choice, in $ of utility (``x``, ``y`` and ``value`` are given only to policies
+  that set ``uses_split = True``, and are None otherwise: computing them costs time);
 - ``settle(w, out, on)``: after the week is played, the visible payoffs, overheads and
   state updates (ranks, budgets, audits, throttles);
 - ``price_share``: the share of the token price the employee is charged.
@@ -49,6 +50,8 @@ class Policy:
     uniforms: ClassVar[int] = 0
     normals: ClassVar[int] = 0
     hard_cap: ClassVar[bool] = False
+    #: expected() needs the productive/gaming split and the value of each candidate
+    uses_split: ClassVar[bool] = False
 
     def __init__(self, pid: str, params: PolicyParams) -> None:
         self.id = pid
@@ -264,6 +267,7 @@ class RoiGate(Policy):
     uniforms = 2
     normals = 1
     hard_cap = True
+    uses_split = True
 
     def reset(self, eng):
         shape = (eng.R, eng.N)
@@ -330,6 +334,7 @@ class OutputBonus(Policy):
     source = "Holmström & Milgrom (1991); Baker (1992)"
     Params = OutputBonusParams
     normals = 1
+    uses_split = True
 
     def expected(self, w, m, x, y, value):
         return self.p.rate * value
