@@ -36,6 +36,13 @@ def parser() -> argparse.ArgumentParser:
                          description="Run every replication of a scenario; print a summary; write results.")
     run.add_argument("scenario", help="a scenario file, or the name of a shipped scenario")
     _run_args(run)
+    cmp = sub.add_parser("compare", help="run scenarios on the same workforce and compare them, paired",
+                         description="Run every scenario with the same seed (common random numbers); print a "
+                                     "side-by-side table and paired differences against the baseline; write a "
+                                     "folder with report.html.")
+    cmp.add_argument("scenarios", nargs="+", help="two or more scenario files or shipped names")
+    cmp.add_argument("--baseline", help="the scenario to compare against (default: the first)")
+    _run_args(cmp)
     sub.add_parser("list", help="list the shipped scenarios and the policies")
     show = sub.add_parser("show", help="print a scenario fully resolved (after extends and --set)")
     show.add_argument("scenario")
@@ -89,8 +96,66 @@ def cmd_run(args) -> int:
     n = len(res.reps)
     print_summary(res.summary(), f"{scn.name}: {n} replications x {scn.employees} employees x {scn.weeks} weeks, "
                                  f"seed {res.seed}")
-    print(f"results: {out}")
+    print(f"results: {out}" + ("" if args.no_plots else " (open report.html)"))
     return 0
+
+
+def cmd_compare(args) -> int:
+    from .compare import check_comparable, compare, fmt_diff
+    from .errors import ScenarioError
+    from .loader import load_scenario
+    from .metrics import SUMMARY
+    from .output import check_out, default_out, write_compare
+
+    scns = [load_scenario(name, args.overrides) for name in args.scenarios]
+    names = [s.name for s in scns]
+    for flag in ("replications", "workers"):
+        v = getattr(args, flag)
+        if v is not None and v < 1:
+            raise ScenarioError(f"--{flag} must be at least 1 (got {v})")
+    base = 0
+    if args.baseline is not None:
+        if args.baseline not in names:
+            raise ScenarioError(f"--baseline '{args.baseline}' is not among the scenarios", allowed=names,
+                                got=args.baseline)
+        base = names.index(args.baseline)
+    notes = check_comparable(scns)
+    for n in notes:
+        print(n, file=sys.stderr)
+    out = args.out or default_out("compare-" + "-".join(names))
+    check_out(out, args.force)
+    comp = compare(scns, args.seed, args.replications, base, workers=args.workers, progress=not args.quiet)
+    write_compare(comp, out, plots=not args.no_plots, force=args.force, notes=notes)
+    sums = {r.scenario.name: r.summary() for r in comp.results}
+    rows = [("metric", "unit", *names)]
+    for k in SUMMARY:
+        rows.append((k, SUMMARY[k][0], *(f"{_fmt(sums[n][k]['mean'])} [{_fmt(sums[n][k]['ci_low'])}, "
+                                         f"{_fmt(sums[n][k]['ci_high'])}]" for n in names)))
+    r0 = comp.results[0]
+    _table(rows, f"{len(r0.reps)} paired replications x {r0.scenario.employees} employees x {r0.scenario.weeks} "
+                 f"weeks, seed {r0.seed}: mean [95% CI]")
+    for name, diffs in comp.differences().items():
+        rows = [("metric", f"{name} - {names[base]}", "paired width", "unpaired width", "gain")]
+        for k, d in diffs.items():
+            rows.append((k, fmt_diff(d), _fmt(d.paired_width), _fmt(d.unpaired_width),
+                         "n/a" if d.gain is None else f"{d.gain:.1f}x"))
+        print()
+        _table(rows, f"paired differences: {name} vs {names[base]}")
+        print()
+        for line in comp.verdicts()[name]:
+            print(f"  - {line}")
+    print(f"\nresults: {out} (open report.html)")
+    return 0
+
+
+def _table(rows, title: str, file=sys.stdout) -> None:
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    print(title, file=file)
+    for j, r in enumerate(rows):
+        print("  ".join(str(c).ljust(w) if i < 2 else str(c).rjust(w) for i, (c, w) in enumerate(zip(r, widths))),
+              file=file)
+        if j == 0:
+            print("  ".join("-" * w for w in widths), file=file)
 
 
 def cmd_list(args) -> int:
@@ -132,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     from .errors import ScenarioError
 
     try:
-        return {"run": cmd_run, "list": cmd_list, "show": cmd_show}[args.command](args)
+        return {"run": cmd_run, "compare": cmd_compare, "list": cmd_list, "show": cmd_show}[args.command](args)
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

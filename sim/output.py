@@ -111,7 +111,39 @@ def write_run(results, out: Path, plots: bool = True, force: bool = False) -> Pa
         )
         if plots:
             from .plots import timeseries
+            from .report import write_report
 
             timeseries({results.scenario.name: results.weekly}, tmp / "timeseries.png",
                        title=f"{results.scenario.name}: mean, 95% CI and 5-95% band over {len(results.reps)} replications")
+            write_report(tmp / "report.html", [results])
+    return out
+
+
+def write_compare(comparison, out: Path, plots: bool = True, force: bool = False, notes=()) -> Path:
+    """Write a comparison's folder: per-scenario configs, tables, summary with paired differences, report."""
+    import dataclasses
+
+    import pandas as pd
+    import yaml
+
+    with AtomicFolder(out, force) as tmp:
+        (tmp / "configs").mkdir()
+        for r in comparison.results:
+            cfg = resolved_config(r.scenario, r.seed, len(r.reps))
+            (tmp / "configs" / f"{r.scenario.name}.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+        pd.concat([r.weekly_table() for r in comparison.results]).to_csv(tmp / "weekly.csv", index=False,
+                                                                          float_format="%.6g")
+        pd.concat([r.run_table() for r in comparison.results]).to_csv(tmp / "runs.csv", index=False,
+                                                                       float_format="%.6g")
+        diffs = {name: {m: {**dataclasses.asdict(d), "pairing_gain": d.gain} for m, d in ds.items()}
+                 for name, ds in comparison.differences().items()}
+        doc = {"baseline": comparison.names[comparison.baseline], "seed": comparison.results[0].seed,
+               "replications": len(comparison.results[0].reps), "sim_version": version(),
+               "scenarios": {r.scenario.name: r.summary() for r in comparison.results},
+               "differences": diffs, "verdicts": comparison.verdicts(), "notes": list(notes)}
+        (tmp / "summary.json").write_text(json.dumps(finite_json(doc), indent=2))
+        if plots:
+            from .report import write_report
+
+            write_report(tmp / "report.html", comparison.results, comparison, notes)
     return out

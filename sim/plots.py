@@ -66,3 +66,79 @@ def timeseries(series: dict[str, dict[str, np.ndarray]], path: Path, panels=PANE
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
+
+
+def _errbar(d: dict) -> tuple[float, float]:
+    lo = d["mean"] - d["ci_low"] if d["ci_low"] is not None else 0.0
+    hi = d["ci_high"] - d["mean"] if d["ci_high"] is not None else 0.0
+    return lo, hi
+
+
+def frontier(summaries: dict[str, dict], path: Path) -> Path:
+    """Cost vs real value, one point per scenario with 95% CI error bars."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4.6), constrained_layout=True)
+    for i, (name, s) in enumerate(summaries.items()):
+        c, v = s["cost"], s["value"]
+        ax.errorbar(c["mean"], v["mean"], xerr=np.array(_errbar(c))[:, None], yerr=np.array(_errbar(v))[:, None],
+                    fmt="o", color=PALETTE[i % len(PALETTE)], capsize=4, markersize=8, label=name)
+        ax.annotate(name, (c["mean"], v["mean"]), textcoords="offset points", xytext=(8, 6), fontsize=9)
+    ax.set_xlabel("token bill ($/employee/week)")
+    ax.set_ylabel("real value ($/employee/week)")
+    ax.set_title("Cost vs real value (mean and 95% CI per scenario)")
+    ax.grid(alpha=0.3)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def bars(summaries: dict[str, dict], metrics: list[tuple[str, str]], path: Path, title: str) -> Path:
+    """One bar group per metric, one bar per scenario, with 95% CI error bars."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics), 3.8), squeeze=False, constrained_layout=True)
+    names = list(summaries)
+    for ax, (metric, label) in zip(axes[0], metrics):
+        means = [summaries[n][metric]["mean"] or 0.0 for n in names]
+        errs = np.array([_errbar(summaries[n][metric]) for n in names]).T
+        ax.bar(range(len(names)), means, yerr=errs, capsize=4,
+               color=[PALETTE[i % len(PALETTE)] for i in range(len(names))])
+        ax.set_xticks(range(len(names)), names, rotation=30, ha="right")
+        ax.set_ylabel(f"{label} ({SUMMARY_UNITS.get(metric, '')})")
+        ax.set_title(label)
+        ax.grid(alpha=0.3, axis="y")
+    fig.suptitle(title)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def goodhart_scatter(snapshots: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray, int]], path: Path) -> Path:
+    """Metric (tokens) vs real value per employee in one replication, coloured by strategy.
+
+    Args:
+        snapshots: scenario -> (tokens, value, is_maxxer, week) for replication 0.
+    """
+    from .engine import average_ranks, rank_correlation
+
+    plt = _pyplot()
+    n = len(snapshots)
+    fig, axes = plt.subplots(1, n, figsize=(4.4 * n, 4.0), squeeze=False, constrained_layout=True)
+    for ax, (name, (m, v, maxxer, week)) in zip(axes[0], snapshots.items()):
+        rho = float(rank_correlation(average_ranks(m[None]), average_ranks(v[None]))[0]) if m.size > 2 else float("nan")
+        ax.scatter(m[~maxxer], v[~maxxer], s=8, alpha=0.5, color=PALETTE[0], label="honest")
+        ax.scatter(m[maxxer], v[maxxer], s=10, alpha=0.7, color=PALETTE[3], marker="^", label="maxxer")
+        ax.set_title(f"{name}, week {week}: Spearman rho = {rho:.2f}", fontsize=10)
+        ax.set_xlabel("metric: tokens (Mtok/week)")
+        ax.set_ylabel("real value ($/week)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle("The Goodhart gap: what management sees vs what employees produce (replication 0)")
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+SUMMARY_UNITS = {
+    "gaming_share": "share of tokens", "waste_share": "share of tokens", "maxxer_share": "share of employees",
+    "cost": "$/employee/week", "value": "$/employee/week", "net_value": "$/employee/week",
+}

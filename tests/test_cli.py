@@ -72,7 +72,7 @@ def test_run_prints_summary_table(main_run):
 def test_run_writes_exactly_the_promised_files(main_run):
     _, out = main_run
     assert sorted(p.name for p in out.iterdir()) == [
-        "config.yaml", "runs.csv", "summary.json", "timeseries.png", "weekly.csv",
+        "config.yaml", "report.html", "runs.csv", "summary.json", "timeseries.png", "weekly.csv",
     ]
     # the temporary folder was renamed, not left behind
     assert [p.name for p in out.parent.iterdir() if p.name != "out"] == []
