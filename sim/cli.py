@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted: nothing was written", file=sys.stderr)
+        print("interrupted: stopped before finishing; no results folder was written", file=sys.stderr)
         return 130
 
 

@@ -64,6 +64,23 @@ def finite_json(obj):
     return obj
 
 
+#: weekly metrics that are undefined in some weeks (written as empty cells, never as NaN)
+MAY_BE_UNDEFINED = {"roi", "goodhart_rho", "payoff_honest", "payoff_maxxer"}
+
+
+def check_finite(table, name: str) -> None:
+    """Fail loudly if a non-finite number is about to be written (undefined cells stay empty)."""
+    for col in table.columns:
+        values = table[col]
+        if values.dtype.kind != "f":
+            continue
+        bad = ~np.isfinite(values.to_numpy())
+        if col in MAY_BE_UNDEFINED:
+            bad &= ~values.isna().to_numpy()  # NaN means undefined here: written as an empty cell
+        if bad.any():
+            raise ValueError(f"{name}: column {col} holds {int(bad.sum())} non-finite value(s); refusing to write")
+
+
 def resolved_config(scn, seed: int, replications: int | None = None) -> dict:
     """The scenario as run: every field, the seed, and the package version."""
     data = scn.model_dump(mode="json")
@@ -102,8 +119,11 @@ def write_run(results, out: Path, plots: bool = True, force: bool = False) -> Pa
     with AtomicFolder(out, force) as tmp:
         cfg = resolved_config(results.scenario, results.seed, len(results.reps))
         (tmp / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-        results.weekly_table().to_csv(tmp / "weekly.csv", index=False, float_format="%.6g")
-        results.run_table().to_csv(tmp / "runs.csv", index=False, float_format="%.6g")
+        weekly, runs = results.weekly_table(), results.run_table()
+        check_finite(weekly, "weekly.csv")
+        check_finite(runs.drop(columns=["roi", "goodhart_rho"]), "runs.csv")
+        weekly.to_csv(tmp / "weekly.csv", index=False, float_format="%.6g")
+        runs.to_csv(tmp / "runs.csv", index=False, float_format="%.6g")
         (tmp / "summary.json").write_text(
             json.dumps(finite_json({"scenario": results.scenario.name, "seed": results.seed,
                                     "replications": len(results.reps), "sim_version": version(),
@@ -131,10 +151,12 @@ def write_compare(comparison, out: Path, plots: bool = True, force: bool = False
         for r in comparison.results:
             cfg = resolved_config(r.scenario, r.seed, len(r.reps))
             (tmp / "configs" / f"{r.scenario.name}.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-        pd.concat([r.weekly_table() for r in comparison.results]).to_csv(tmp / "weekly.csv", index=False,
-                                                                          float_format="%.6g")
-        pd.concat([r.run_table() for r in comparison.results]).to_csv(tmp / "runs.csv", index=False,
-                                                                       float_format="%.6g")
+        weekly = pd.concat([r.weekly_table() for r in comparison.results])
+        runs = pd.concat([r.run_table() for r in comparison.results])
+        check_finite(weekly, "weekly.csv")
+        check_finite(runs.drop(columns=["roi", "goodhart_rho"]), "runs.csv")
+        weekly.to_csv(tmp / "weekly.csv", index=False, float_format="%.6g")
+        runs.to_csv(tmp / "runs.csv", index=False, float_format="%.6g")
         diffs = {name: {m: {**dataclasses.asdict(d), "pairing_gain": d.gain} for m, d in ds.items()}
                  for name, ds in comparison.differences().items()}
         doc = {"baseline": comparison.names[comparison.baseline], "seed": comparison.results[0].seed,

@@ -165,12 +165,19 @@ def run_scenario(
             import multiprocessing as mp
             from concurrent.futures import ProcessPoolExecutor
 
-            with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+            pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"))
+            try:
                 futures = [pool.submit(_run_batch, scn, reps, seed) for reps in plan]
                 for reps, fut in zip(plan, futures):
                     parts.append(fut.result())
                     if tick:
                         tick(len(reps) * W)
+            except BaseException:  # Ctrl-C or a failure: stop the workers now, do not wait for them
+                for proc in list(getattr(pool, "_processes", {}).values()):
+                    proc.terminate()
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+            pool.shutdown()
     finally:
         if bar is not None:
             bar.close()
