@@ -135,7 +135,7 @@ def write_run(results, out: Path, plots: bool = True, force: bool = False) -> Pa
 
             timeseries({results.scenario.name: results.weekly}, tmp / "timeseries.png",
                        title=f"{results.scenario.name}: mean, 95% CI and 5-95% band over {len(results.reps)} replications")
-            write_report(tmp / "report.html", [results])
+            write_report(tmp / "report.html", [results], timeseries_png=tmp / "timeseries.png")
     return out
 
 

@@ -45,7 +45,9 @@ def timeseries(series: dict[str, dict[str, np.ndarray]], path: Path, panels=PANE
     plt = _pyplot()
     cols = 3
     rows = -(-len(panels) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 2.9 * rows), squeeze=False, constrained_layout=True)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 2.9 * rows + 0.9), squeeze=False)
+    fig.subplots_adjust(left=0.07, right=0.98, top=1 - 0.8 / (2.9 * rows + 0.9), bottom=0.85 / (2.9 * rows + 0.9),
+                        hspace=0.55, wspace=0.3)
     for ax, (metric, label) in zip(axes.flat, panels):
         for i, (name, weekly) in enumerate(series.items()):
             b = band(weekly[metric])
@@ -61,7 +63,7 @@ def timeseries(series: dict[str, dict[str, np.ndarray]], path: Path, panels=PANE
     for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
     handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 6), frameon=False)
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), frameon=False)
     fig.suptitle(title or "Weekly metrics: mean, 95% CI (dark) and 5-95% band (light)", fontsize=12)
     fig.savefig(path, dpi=90)
     plt.close(fig)

@@ -131,7 +131,7 @@ def snapshot(results, week: int | None = None):
     return eng.m[0].copy(), eng.v[0].copy(), eng.maxxer[0].copy(), eng.t
 
 
-def write_report(path: Path, results: list, comparison=None, notes: list[str] = ()) -> Path:
+def write_report(path: Path, results: list, comparison=None, notes: list[str] = (), timeseries_png: Path | None = None) -> Path:
     """Write the single-file HTML report for one run (one Results) or a comparison."""
     import yaml
 
@@ -145,7 +145,7 @@ def write_report(path: Path, results: list, comparison=None, notes: list[str] = 
     with tempfile.TemporaryDirectory() as tmp:
         t = Path(tmp)
         series = {r.scenario.name: r.weekly for r in results}
-        figures.append(_img(timeseries(series, t / "ts.png"), "Weekly metrics per scenario with confidence bands",
+        figures.append(_img(timeseries_png or timeseries(series, t / "ts.png"), "Weekly metrics per scenario with confidence bands",
                             "Weekly metrics: mean (line), 95% CI (dark band) and 5-95% band (light) across replications."))
         figures.append(_img(frontier(summaries, t / "frontier.png"), "Cost versus real value per scenario",
                             "Each scenario's mean token bill and real value per employee-week, with 95% CIs."))
