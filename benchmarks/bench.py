@@ -1,4 +1,4 @@
-"""Engine speed: agent-steps per second, measured, not asserted.
+"""Engine speed and memory, measured, not asserted.
 
     .venv/bin/python benchmarks/bench.py            # the full table
     .venv/bin/python benchmarks/bench.py --quick     # N = 1,000 x R = 30 only
@@ -11,6 +11,8 @@ collected), on one core. The machine is shared and noisy: compare figures from o
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import os
 import subprocess
 import sys
@@ -19,22 +21,65 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
-def engine_rate(scenario: str, employees: int, replications: int, weeks: int = 52, repeat: int = 3) -> float:
-    from sim.engine import Engine
+def scenario(employees: int, replications: int, weeks: int = 52, name: str = "leaderboard"):
     from sim.loader import load_scenario
 
-    scn = load_scenario(ROOT / "scenarios" / f"{scenario}.yaml",
-                        [f"employees={employees}", f"replications={replications}", f"weeks={weeks}"])
-    Engine(scn, reps=[0]).run()  # warm-up
+    return load_scenario(ROOT / "scenarios" / f"{name}.yaml",
+                         [f"employees={employees}", f"replications={replications}", f"weeks={weeks}"])
+
+
+def engine_seconds(employees: int, replications: int, weeks: int = 52, repeat: int = 3) -> float:
+    from sim.engine import Engine
+
+    scn = scenario(employees, replications, weeks)
+    Engine(scenario(min(employees, 100), 1, 2)).run()  # warm-up (imports, numba cache)
     best = float("inf")
     for _ in range(repeat):
         eng = Engine(scn)
         t = time.perf_counter()
         eng.run()
         best = min(best, time.perf_counter() - t)
-    return employees * replications * weeks / best
+    return best
+
+
+def engine_rate(employees: int, replications: int, weeks: int = 52, repeat: int = 3) -> float:
+    return employees * replications * weeks / engine_seconds(employees, replications, weeks, repeat)
+
+
+def peak_bytes_per_employee(employees: int, weeks: int = 52) -> float:
+    """Peak RSS of a fresh process running N employees x 1 replication, minus its baseline, per employee."""
+    code = f"""
+import resource, sys
+sys.path.insert(0, {str(ROOT)!r})
+from sim.engine import Engine
+from sim.loader import load_scenario
+Engine(load_scenario({str(ROOT / 'scenarios' / 'leaderboard.yaml')!r}, ["employees=10", "weeks=2", "replications=1"])).run()
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+Engine(load_scenario({str(ROOT / 'scenarios' / 'leaderboard.yaml')!r},
+       ["employees={employees}", "weeks={weeks}", "replications=1"])).run()
+print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) * 1024)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return int(out.stdout.strip()) / employees
+
+
+def sweep_seconds(workers: int, points: int = 8, employees: int = 1000, replications: int = 30) -> float:
+    """Wall time of ``points`` independent scenario runs spread over ``workers`` processes."""
+    from concurrent.futures import ProcessPoolExecutor
+    import multiprocessing as mp
+
+    from sim.runner import _run_batch
+
+    scn = scenario(employees, replications)
+    jobs = [(scn, list(range(replications)), seed) for seed in range(points)]
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+        list(pool.map(_run_batch, *zip(*jobs[:workers])))  # warm the workers up
+        t = time.perf_counter()
+        list(pool.map(_run_batch, *zip(*jobs)))
+        return time.perf_counter() - t
 
 
 def wall(cmd: list[str], repeat: int = 3) -> float:
@@ -46,23 +91,63 @@ def wall(cmd: list[str], repeat: int = 3) -> float:
     return best
 
 
+def fit_exponent(xs, ys) -> float:
+    lx = [math.log(x) for x in xs]
+    ly = [math.log(y) for y in ys]
+    mx, my = sum(lx) / len(lx), sum(ly) / len(ly)
+    return sum((a - mx) * (b - my) for a, b in zip(lx, ly)) / sum((a - mx) ** 2 for a in lx)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="only N = 1,000 x R = 30")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = ap.parse_args()
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    from sim import _fast
+
+    fig: dict[str, float] = {}
+    print(f"numba ranking kernel: {'on' if _fast.AVAILABLE else 'off (numpy twin)'}")
+    print(f"{'implementation':14s} {'employees':>10s} {'reps':>5s} {'M agent-steps/s':>16s}")
     sizes = [(1000, 30)] if args.quick else [(100, 30), (1000, 30), (10_000, 30), (100_000, 1)]
-    print(f"{'scenario':12s} {'employees':>10s} {'reps':>5s} {'M agent-steps/s':>16s}")
     for n, r in sizes:
-        rate = engine_rate("leaderboard", n, r, repeat=args.repeat)
-        print(f"{'leaderboard':12s} {n:>10,d} {r:>5d} {rate / 1e6:>16.2f}")
+        rate = engine_rate(n, r, repeat=args.repeat)
+        fig[f"engine_{n}x{r}"] = rate
+        print(f"{'engine':14s} {n:>10,d} {r:>5d} {rate / 1e6:>16.2f}")
     if args.quick:
         return
+    try:
+        from benchmarks.reference import reference_rate
+    except ImportError:
+        reference_rate = None
+    if reference_rate is not None:
+        for n in (100, 1000):
+            rate = reference_rate("leaderboard", n, 1, 10)
+            fig[f"reference_{n}"] = rate
+            print(f"{'Mesa reference':14s} {n:>10,d} {1:>5d} {rate / 1e6:>16.2f}")
+        print(f"engine / reference at N=1,000: {fig['engine_1000x30'] / fig['reference_1000']:.0f}x")
+    per = peak_bytes_per_employee(200_000)
+    fig["peak_bytes_per_employee"] = per
+    print(f"peak memory: {per:.0f} bytes per employee (200,000 employees x 1 replication, 52 weeks); "
+          f"1,000,000 employees would need about {per * 1e6 / 2**20:.0f} MiB on top of the interpreter")
+    weeks = [13, 26, 52, 104]
+    t_weeks = [engine_seconds(1000, 10, w, repeat=2) for w in weeks]
+    ns = [1000, 4000, 16000, 64000]
+    t_ns = [engine_seconds(n, 1, 26, repeat=2) for n in ns]
+    fig["exponent_weeks"], fig["exponent_employees"] = fit_exponent(weeks, t_weeks), fit_exponent(ns, t_ns)
+    print(f"cost ~ weeks^{fig['exponent_weeks']:.2f} (13-104 weeks), ~ employees^{fig['exponent_employees']:.2f} "
+          f"(1,000-64,000 employees; N log N over this range fits an exponent of about 1.1)")
+    one, two = sweep_seconds(1), sweep_seconds(2)
+    fig["scaling_2_workers"] = one / two
+    print(f"8 scenario runs (1,000 x 30 x 52): {one:.1f} s on 1 process, {two:.1f} s on 2: {one / two:.2f}x")
     sim = str(Path(sys.executable).with_name("sim"))
-    print(f"sim --help: {wall([sim, '--help']):.3f} s wall")
-    t = wall([sim, "run", "scenarios/leaderboard.yaml", "-q", "--out", "/tmp/sim-bench-run", "--force"], repeat=2)
-    print(f"sim run scenarios/leaderboard.yaml (1,000 x 52 weeks x 30 reps, with plots): {t:.2f} s wall")
+    fig["help_s"] = wall([sim, "--help"])
+    print(f"sim --help: {fig['help_s']:.3f} s wall")
+    fig["run_s"] = wall([sim, "run", "scenarios/leaderboard.yaml", "-q", "--out", "/tmp/sim-bench-run", "--force"], 2)
+    print(f"sim run scenarios/leaderboard.yaml (1,000 x 52 weeks x 30 reps, with plots and report): "
+          f"{fig['run_s']:.2f} s wall")
+    if args.json:
+        args.json.write_text(json.dumps(fig, indent=2))
 
 
 if __name__ == "__main__":

@@ -106,6 +106,7 @@ def cmd_compare(args) -> int:
     from .loader import load_scenario
     from .metrics import SUMMARY
     from .output import check_out, default_out, write_compare
+    from .report import width
 
     scns = [load_scenario(name, args.overrides) for name in args.scenarios]
     names = [s.name for s in scns]
@@ -137,7 +138,7 @@ def cmd_compare(args) -> int:
     for name, diffs in comp.differences().items():
         rows = [("metric", f"{name} - {names[base]}", "paired width", "unpaired width", "gain")]
         for k, d in diffs.items():
-            rows.append((k, fmt_diff(d), _fmt(d.paired_width), _fmt(d.unpaired_width),
+            rows.append((k, fmt_diff(d), width(d, d.paired_width), width(d, d.unpaired_width),
                          "n/a" if d.gain is None else f"{d.gain:.1f}x"))
         print()
         _table(rows, f"paired differences: {name} vs {names[base]}")

@@ -124,7 +124,7 @@ def goodhart_scatter(snapshots: dict[str, tuple[np.ndarray, np.ndarray, np.ndarr
 
     plt = _pyplot()
     n = len(snapshots)
-    fig, axes = plt.subplots(1, n, figsize=(4.4 * n, 4.0), squeeze=False, constrained_layout=True)
+    fig, axes = plt.subplots(1, n, figsize=(max(4.4 * n, 8.0), 4.2), squeeze=False, constrained_layout=True)
     for ax, (name, (m, v, maxxer, week)) in zip(axes[0], snapshots.items()):
         rho = float(rank_correlation(average_ranks(m[None]), average_ranks(v[None]))[0]) if m.size > 2 else float("nan")
         ax.scatter(m[~maxxer], v[~maxxer], s=8, alpha=0.5, color=PALETTE[0], label="honest")
@@ -134,7 +134,7 @@ def goodhart_scatter(snapshots: dict[str, tuple[np.ndarray, np.ndarray, np.ndarr
         ax.set_ylabel("real value ($/week)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle("The Goodhart gap: what management sees vs what employees produce (replication 0)")
+    fig.suptitle("The Goodhart gap: metric vs real value (replication 0)")
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path

@@ -59,6 +59,19 @@ def summary_table(summaries: dict[str, dict]) -> str:
     return f"<table><caption>Mean and 95% CI across replications</caption><tr><th>metric</th>{head}</tr>{''.join(rows)}</table>"
 
 
+def width(d, w) -> str:
+    """A CI width in the unit of its difference: points for shares, % of the baseline, or raw."""
+    from .compare import ABSOLUTE
+
+    if w is None:
+        return "n/a"
+    if d.metric.endswith("share"):
+        return f"{w * 100:.2f} pts"
+    if d.metric in ABSOLUTE or d.rel is None or not d.mean:
+        return _fmt(w)
+    return f"{w * d.rel / d.mean:.1%}"
+
+
 def difference_table(comparison) -> str:
     from .compare import fmt_diff
 
@@ -69,7 +82,7 @@ def difference_table(comparison) -> str:
             gain = d.gain
             cls = ' class="clear"' if d.clear else ""
             rows.append(f"<tr><td>{metric}</td><td{cls}>{html.escape(fmt_diff(d))}</td>"
-                        f"<td>{_fmt(d.paired_width)}</td><td>{_fmt(d.unpaired_width)}</td>"
+                        f"<td>{width(d, d.paired_width)}</td><td>{width(d, d.unpaired_width)}</td>"
                         f"<td>{'n/a' if gain is None else f'{gain:.1f}x'}</td></tr>")
         base = comparison.names[comparison.baseline]
         out.append(
@@ -93,7 +106,7 @@ def executive_summary(comparison=None, results=None) -> list[str]:
             f"{_fmt(s['cost']['ci_high'])}] for ${g('value'):,.0f} of real value, an ROI of {g('roi'):.2f}; "
             f"net of attention time and overhead, ${g('net_value'):,.0f} per employee-week.",
             f"Gaming is {g('gaming_share'):.1%} of tokens and waste (use past the point where value stops paying "
-            f"for the price) {g('waste_share'):.1%}; maxxers end the year at {g('maxxer_share'):.0%} of the workforce.",
+            f"for the price) {g('waste_share'):.1%}; by the final week maxxers are {g('maxxer_share'):.0%} of the workforce.",
             f"The metric management sees tracks real value with a rank correlation of {g('goodhart_rho'):.2f} "
             "(1 would be perfect).",
         ]
@@ -140,7 +153,7 @@ def write_report(path: Path, results: list, comparison=None, notes: list[str] = 
 
     names = [r.scenario.name for r in results]
     summaries = {r.scenario.name: r.summary() for r in results}
-    lines = [ln[:1].upper() + ln[1:] for ln in executive_summary(comparison, results[0] if comparison is None else None)]
+    lines = executive_summary(comparison, results[0] if comparison is None else None)
     figures = []
     with tempfile.TemporaryDirectory() as tmp:
         t = Path(tmp)
