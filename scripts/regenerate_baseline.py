@@ -24,12 +24,26 @@ SEED = 20261122
 OUT = ROOT / "tests" / "baseline" / "summary.json"
 
 
+def platform_key() -> dict:
+    """What the last bits of float arithmetic depend on: numpy's version and the SIMD paths it uses."""
+    import platform
+
+    import numpy as np
+
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__ as features
+        simd = sorted(k for k, on in features.items() if on and k.startswith(("AVX", "SSE", "FMA", "NEON", "ASIMD")))
+    except ImportError:  # pragma: no cover
+        simd = []
+    return {"numpy": np.__version__, "machine": platform.machine(), "simd": simd}
+
+
 def compute() -> dict:
     out = {}
     for path in sorted((ROOT / "scenarios").glob("*.yaml")):
         res = run_scenario(load_scenario(path, SIZE), seed=SEED)
         out[path.stem] = {k: d["mean"] for k, d in res.summary().items()}
-    return {"size": SIZE, "seed": SEED, "scenarios": out}
+    return {"size": SIZE, "seed": SEED, "platform": platform_key(), "scenarios": out}
 
 
 if __name__ == "__main__":
