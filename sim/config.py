@@ -147,7 +147,9 @@ class Choice(Strict):
     quantiles: tuple[float, ...] = Field(
         (0.5, 0.75, 0.9), min_length=1, max_length=9, description="levels of last week's metric on the menu"
     )
-    margin: float = param(0.05, ge=0, le=1, unit="share", doc="how far above a published cut-off candidates aim")
+    margin: float = param(
+        0.05, ge=0, le=0.5, unit="share", doc="mean aim above a published cut-off (each employee's aim ~ U[0, 2 margin])"
+    )
 
     @model_validator(mode="after")
     def _levels(self) -> Choice:

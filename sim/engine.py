@@ -15,7 +15,7 @@ import numpy as np
 
 from . import _fast
 from ._alloc import tune_malloc
-from .config import Scenario
+from .config import Scenario, Uniform
 from .metrics import WEEKLY
 from .policies import Budget, Policy, RoiGate, build
 from .streams import CHOICE, IMITATION, MUTATION, NETWORK, SHOCKS, TRAITS, Stream, generators, policy_key
@@ -152,7 +152,7 @@ class Week:
         self.t = eng.t
         self.R, self.N = eng.R, eng.N
         self.price = eng.scn.economy.price
-        self.margin = eng.scn.choice.margin
+        self.aim = eng.aim  # (R, N): 1 + each employee's aim above a published cut-off
         self.a, self.c, self.k = eng.a, eng.c, eng.k
         self.s = eng._s32  # float32, as the choice arithmetic
         self.pub = pub
@@ -238,6 +238,10 @@ class Engine:
             "k": draws(4, wf.initial_skill, 0.0, 1.0),
             "maxxer": draws(5),
         }
+        # how far above a published cut-off each employee aims: uniform on [0, 2 * margin], so the
+        # mean is `choice.margin` and employees chasing the same bar do not all pick one number
+        aim = draws(6, Uniform(low=0.0, high=2.0 * self.scn.choice.margin))
+        self.aim = (1.0 + np.stack(aim)).astype(np.float32)
         # state is float32: memory traffic dominates the step, and every quantity is far from
         # float32's resolution (reductions into the reported metrics are accumulated in float64)
         self.a, self.s, self.c, self.k = (np.stack(cols[n]).astype(np.float32) for n in ("a", "s", "c", "k"))
@@ -465,6 +469,9 @@ class Engine:
             if self.scn.network.kind == "well_mixed":
                 j = (cols + 1 + (pick[who] * (N - 1)).astype(np.int64)) % N
             else:
+                alone = self.degree[cols] == 0  # no neighbour to look at: no revision
+                if alone.any():
+                    who, rows, cols = who[~alone], rows[~alone], cols[~alone]
                 D = self.neighbours.shape[2]
                 d = (pick[who] * self.degree[cols]).astype(np.int64)
                 j = self.neighbours.reshape(-1)[(rows * N + cols) * D + d]
@@ -519,11 +526,11 @@ class Engine:
             h["mean_skill"][t] = self.k.mean(axis=1)
             h["cutoff"][t] = pub.quantile(0.9)[:, 0]
             budgets = [p for p in self.policies if isinstance(p, Budget)]
-            h["budget_utilisation"][t] = budgets[0].util if budgets else 0.0
+            h["budget_utilisation"][t] = budgets[0].util * self.active[budgets[0].id] if budgets else 0.0
             h["audits_per_employee"][t] = out.audits / N
             h["penalty_rate"][t] = out.detections / N
             gates = [p for p in self.policies if isinstance(p, RoiGate)]
-            h["throttled_share"][t] = gates[0].capped.mean(axis=1) if gates else 0.0
+            h["throttled_share"][t] = gates[0].capped.mean(axis=1) * self.active[gates[0].id] if gates else 0.0
             pay = out.visible
             pm = (pay * self.maxxer).sum(axis=1)
             h["payoff_maxxer"][t] = np.where(n_max > 0, pm / np.maximum(n_max, 1), np.nan)

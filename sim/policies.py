@@ -102,7 +102,7 @@ class Leaderboard(Policy):
     Params = LeaderboardParams
 
     def thresholds(self, w: Week) -> list[np.ndarray]:
-        return [w.pub.quantile(1.0 - self.p.top_share) * (1.0 + w.margin)]
+        return [w.pub.quantile(1.0 - self.p.top_share) * w.aim]
 
     def expected(self, w, m, x, y, value):
         cut = w.pub.quantile(1.0 - self.p.top_share)
@@ -173,13 +173,14 @@ class Budget(Policy):
         self.util = np.where(on[:, 0], np.minimum(util, 1.0).mean(axis=1) if end else self._pro_rata(w, util), 0.0)
         if not end:
             return
+        live = on[:, 0]
         if self.p.use_it_or_lose_it:
             unused = np.maximum(1.0 - util, 0.0)
             out.visible -= on * self.p.underuse_penalty * unused
             shrunk = self.alloc - self.p.shrink * unused * self.alloc
             recovered = self.alloc + self.p.shrink * (self.p.allocation - self.alloc)
             self.alloc = np.where(on, np.where(util >= 0.99, recovered, shrunk), self.alloc)
-        self.spent[:] = 0.0
+        self.spent[live] = 0.0
 
     def _pro_rata(self, w, util):
         elapsed = w.t % self.p.period_weeks + 1
