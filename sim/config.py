@@ -105,6 +105,25 @@ class Workforce(Strict):
         return self
 
 
+class Trend(Strict):
+    """How a price or cost moves over the weeks: constant, one step, or a steady decline."""
+
+    kind: Literal["constant", "step", "decline"] = "constant"
+    week: int = Field(0, ge=0, le=100_000, description="step: the first week at the new level")
+    factor: float = param(1.0, gt=0, le=1e6, unit="x", doc="step: multiplier from `week` on")
+    per_year: float = param(
+        1.0, gt=0, le=1e3, unit="x per year", doc="decline: multiplier per 52 weeks (0.1 = 10x cheaper a year)"
+    )
+
+    def at(self, base: float, week: int) -> float:
+        """The value in a given week (0-based) of a quantity whose week-0 value is ``base``."""
+        if self.kind == "step":
+            return base * self.factor if week >= self.week else base
+        if self.kind == "decline":
+            return base * self.per_year ** (week / 52.0)
+        return base
+
+
 class Economy(Strict):
     """Prices, value function and frictions (MODEL.md §2-§4, §8)."""
 
@@ -121,6 +140,10 @@ class Economy(Strict):
     gaming_burden: float = param(
         0.3, ge=0, le=1e3, unit="$/Mtok", doc="delta, review burden per gaming Mtok on each teammate"
     )
+    price_trend: Trend = Trend()
+    """How the token price moves (a16z "LLMflation": about 10x cheaper a year at constant capability)."""
+    attention_trend: Trend = Trend()
+    """How tau moves as agents need less supervision per token (the "autonomy" trend, MODEL.md §9.9)."""
 
 
 class Learning(Strict):

@@ -151,7 +151,7 @@ class Week:
         self.eng = eng
         self.t = eng.t
         self.R, self.N = eng.R, eng.N
-        self.price = eng.scn.economy.price
+        self.price = eng.price
         self.aim = eng.aim  # (R, N): 1 + each employee's aim above a published cut-off
         self.a, self.c, self.k = eng.a, eng.c, eng.k
         self.s = eng._s32  # float32, as the choice arithmetic
@@ -296,12 +296,14 @@ class Engine:
     def _cost_per_token(self) -> np.ndarray:
         """tau + sigma * p as seen by the employee, per replication (R, 1)."""
         e = self.scn.economy
+        self.price = e.price_trend.at(e.price, self.t)
+        self.tau = e.attention_trend.at(e.attention_cost, self.t)
         sigma = np.full(self.R, e.price_share)
         for p in self.policies:
             if p.price_share:
                 sigma = sigma + self.active[p.id] * p.price_share
         self.sigma = np.minimum(sigma, 1.0)[:, None]
-        return e.attention_cost + self.sigma * e.price
+        return self.tau + self.sigma * self.price
 
     def _optimum(self, cp: np.ndarray) -> np.ndarray:
         """The unconstrained optimum of private value net of attention and charged price."""
@@ -338,13 +340,13 @@ class Engine:
         # 1. policies publish; 2. choice (in float32: the menu is wide and utilities only need
         #    to be right to well below the logit temperature)
         F = np.float32
+        cp = self._cost_per_token().astype(F)  # sets this week's price and tau
         w = Week(self, self._pub)
-        cp = self._cost_per_token().astype(F)
         ak = self.a * self.k
         ak32 = ak
         pk = self._oms32 * ak32  # private value weight (1 - s) a k
         zeros = self._zeros32
-        x0, inv_x0, tau = F(e.x0), F(1.0 / e.x0), F(e.attention_cost)
+        x0, inv_x0, tau = F(e.x0), F(1.0 / e.x0), F(self.tau)
         m0 = np.maximum(pk / cp - x0, zeros)
         w.m0 = m0
         # a maxxer makes the metric with productive tokens until their private net marginal value
@@ -415,7 +417,7 @@ class Engine:
         team_y = np.add.reduceat(y, self.team_start, axis=1)
         burden = e.gaming_burden * (np.repeat(team_y, self.team_size, axis=1) - y)
         v = ak * np.log1p(x / e.x0) * shock - burden
-        cost = e.price * m
+        cost = self.price * m
         out = WeekOutcome(m, x, y, v, cost)
 
         # 4. policies update
@@ -507,13 +509,13 @@ class Engine:
         m, x, y, v, cost = out.m, out.x, out.y, out.v, out.cost
         tot_m, tot_y, tot_cost, tot_v = m.sum(axis=1), y.sum(axis=1), cost.sum(axis=1), v.sum(axis=1)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            x_price = ak / e.price - e.x0 if e.price > 0 else np.full_like(x, np.inf)
+            x_price = ak / self.price - e.x0 if self.price > 0 else np.full_like(x, np.inf)
             waste = np.maximum(x - np.maximum(x_price, 0.0), 0.0).sum(axis=1)
             h["tokens_per_employee"][t] = tot_m / N
             h["cost_per_employee"][t] = tot_cost / N
             h["value_per_employee"][t] = tot_v / N
             h["overhead_per_employee"][t] = out.overhead / N
-            attention = e.attention_cost * x.sum(axis=1)
+            attention = self.tau * x.sum(axis=1)
             h["attention_per_employee"][t] = attention / N
             h["net_value_per_employee"][t] = (tot_v - tot_cost - attention - out.overhead) / N
             h["payouts_per_employee"][t] = out.payouts.sum(axis=1) / N
