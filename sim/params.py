@@ -20,11 +20,13 @@ class Strict(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _no_bool_numbers(cls, data: Any) -> Any:
-        """YAML's true/false are not numbers: refuse them where an int or a float is expected."""
+        """YAML's true/false are not numbers. Where an int or a float is expected, hand the field
+        the word instead, so that its own validation refuses it with the field's path."""
         if isinstance(data, dict):
-            for name, field in cls.model_fields.items():
-                if field.annotation in (int, float) and isinstance(data.get(name), bool):
-                    raise ValueError(f"{name}: expected a number, got {str(data[name]).lower()}")
+            bad = {name for name, field in cls.model_fields.items()
+                   if field.annotation in (int, float) and isinstance(data.get(name), bool)}
+            if bad:
+                data = {k: (str(v).lower() if k in bad else v) for k, v in data.items()}
         return data
 
 
