@@ -49,21 +49,32 @@ def engine_rate(employees: int, replications: int, weeks: int = 52, repeat: int 
     return employees * replications * weeks / engine_seconds(employees, replications, weeks, repeat)
 
 
-def peak_bytes_per_employee(employees: int, weeks: int = 52) -> float:
-    """Peak RSS of a fresh process running N employees x 1 replication, minus its baseline, per employee."""
+def peak_bytes_per_employee(employees: int, weeks: int = 52) -> tuple[float, float]:
+    """(state bytes, peak bytes) per employee of one replication, measured in a fresh process.
+
+    State is every array the engine and its policies keep between weeks; peak adds the step's
+    temporaries, as traced by tracemalloc (numpy reports its buffers to it)."""
     code = f"""
-import resource, sys
+import sys, tracemalloc
 sys.path.insert(0, {str(ROOT)!r})
+import numpy as np
 from sim.engine import Engine
 from sim.loader import load_scenario
-Engine(load_scenario({str(ROOT / 'scenarios' / 'leaderboard.yaml')!r}, ["employees=10", "weeks=2", "replications=1"])).run()
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-Engine(load_scenario({str(ROOT / 'scenarios' / 'leaderboard.yaml')!r},
-       ["employees={employees}", "weeks={weeks}", "replications=1"])).run()
-print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) * 1024)
+path = {str(ROOT / 'scenarios' / 'leaderboard.yaml')!r}
+Engine(load_scenario(path, ["employees=10", "weeks=2", "replications=1"])).run()
+tracemalloc.start()
+eng = Engine(load_scenario(path, ["employees={employees}", "weeks={weeks}", "replications=1"]))
+eng.run()
+peak = tracemalloc.get_traced_memory()[1]
+def arrays(obj):
+    return [v for v in vars(obj).values() if isinstance(v, np.ndarray)]
+state = sum(a.nbytes for a in arrays(eng) + arrays(eng._pub) + [x for p in eng.policies for x in arrays(p)]
+            if a.size >= {employees})
+print(state, peak)
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return int(out.stdout.strip()) / employees
+    state, peak = map(int, out.stdout.split())
+    return state / employees, peak / employees
 
 
 def sweep_seconds(workers: int, points: int = 8, employees: int = 1000, replications: int = 30) -> float:
@@ -126,17 +137,18 @@ def main() -> None:
             fig[f"reference_{n}"] = rate
             print(f"{'Mesa reference':14s} {n:>10,d} {1:>5d} {rate / 1e6:>16.2f}")
         print(f"engine / reference at N=1,000: {fig['engine_1000x30'] / fig['reference_1000']:.0f}x")
-    per = peak_bytes_per_employee(200_000)
-    fig["peak_bytes_per_employee"] = per
-    print(f"peak memory: {per:.0f} bytes per employee (200,000 employees x 1 replication, 52 weeks); "
-          f"1,000,000 employees would need about {per * 1e6 / 2**20:.0f} MiB on top of the interpreter")
+    state, peak = peak_bytes_per_employee(200_000)
+    fig["state_bytes_per_employee"], fig["peak_bytes_per_employee"] = state, peak
+    print(f"memory per employee (200,000 x 1 replication, 52 weeks): state {state:.0f} bytes, peak with the "
+          f"step's temporaries {peak:.0f} bytes; 1,000,000 employees: about {peak * 1e6 / 2**20:.0f} MiB "
+          "on top of the interpreter")
     weeks = [13, 26, 52, 104]
     t_weeks = [engine_seconds(1000, 10, w, repeat=2) for w in weeks]
-    ns = [1000, 4000, 16000, 64000]
-    t_ns = [engine_seconds(n, 1, 26, repeat=2) for n in ns]
+    ns = [10_000, 40_000, 160_000]
+    t_ns = [engine_seconds(n, 1, 13, repeat=2) for n in ns]
     fig["exponent_weeks"], fig["exponent_employees"] = fit_exponent(weeks, t_weeks), fit_exponent(ns, t_ns)
     print(f"cost ~ weeks^{fig['exponent_weeks']:.2f} (13-104 weeks), ~ employees^{fig['exponent_employees']:.2f} "
-          f"(1,000-64,000 employees; N log N over this range fits an exponent of about 1.1)")
+          f"(10,000-160,000 employees x 1 replication; N log N over this range fits an exponent of about 1.1)")
     one, two = sweep_seconds(1), sweep_seconds(2)
     fig["scaling_2_workers"] = one / two
     print(f"8 scenario runs (1,000 x 30 x 52): {one:.1f} s on 1 process, {two:.1f} s on 2: {one / two:.2f}x")

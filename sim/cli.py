@@ -76,6 +76,13 @@ def print_summary(summary: dict, title: str, file=sys.stdout) -> None:
             print("  ".join("-" * w for w in widths), file=file)
 
 
+def check_seed(seed) -> None:
+    from .errors import ScenarioError
+
+    if seed is not None and not 0 <= seed < 2**63:
+        raise ScenarioError(f"--seed must be between 0 and 2**63 - 1 (got {seed})")
+
+
 def cmd_run(args) -> int:
     from .loader import load_scenario
     from .output import check_out, default_out, write_run
@@ -84,6 +91,7 @@ def cmd_run(args) -> int:
     from .errors import ScenarioError
 
     scn = load_scenario(args.scenario, args.overrides)
+    check_seed(args.seed)
     for flag in ("replications", "workers", "batch_size"):
         v = getattr(args, flag)
         if v is not None and v < 1:
@@ -109,6 +117,7 @@ def cmd_compare(args) -> int:
     from .report import width
 
     scns = [load_scenario(name, args.overrides) for name in args.scenarios]
+    check_seed(args.seed)
     names = [s.name for s in scns]
     for flag in ("replications", "workers"):
         v = getattr(args, flag)

@@ -129,12 +129,12 @@ class Economy(Strict):
 
     price: float = param(3.0, ge=0, le=1e4, unit="$/Mtok", doc="blended token price p (simonw/llm-prices: $0.5-5)")
     attention_cost: float = param(
-        4.0, gt=0, le=1e4, unit="$/Mtok", doc="tau, human attention per productive Mtok (prototype)"
+        4.0, ge=1e-3, le=1e4, unit="$/Mtok", doc="tau, human attention per productive Mtok (prototype)"
     )
     price_share: float = param(
         0.0, ge=0, le=1, unit="share", doc="sigma, share of the price the employee bears (0: company pays)"
     )
-    x0: float = param(8.0, gt=0, le=1e6, unit="Mtok/week", doc="scale of the value curve V = a k ln(1 + x/x0)")
+    x0: float = param(8.0, ge=1e-3, le=1e6, unit="Mtok/week", doc="scale of the value curve V = a k ln(1 + x/x0)")
     gamma: float = param(0.01, ge=0, le=1e3, unit="$/Mtok^2", doc="convexity of the gaming cost C(y)")
     shock_sd: float = param(0.2, ge=0, le=0.9, unit="share", doc="sd of the weekly value shock epsilon")
     gaming_burden: float = param(
@@ -150,7 +150,7 @@ class Learning(Strict):
     """Skill growth with productive use (MODEL.md §4.5)."""
 
     rate: float = param(0.02, ge=0, le=1, unit="1/week", doc="eta, skill growth rate")
-    half_saturation: float = param(30.0, gt=0, le=1e6, unit="Mtok/week", doc="x_1/2 of the learning curve")
+    half_saturation: float = param(30.0, ge=1e-3, le=1e6, unit="Mtok/week", doc="x_1/2 of the learning curve")
     decay: float = param(0.002, ge=0, le=1, unit="1/week", doc="skill decay without use")
 
 
@@ -232,7 +232,8 @@ class ScheduleEntry(Strict):
 class Scenario(Strict):
     """A whole scenario: workforce, economy, policies and their schedule."""
 
-    name: str = "scenario"
+    name: str = Field("scenario", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,79}$",
+                      description="letters, digits and _ . + - (it names the results folder)")
     description: str = ""
     seed: int = Field(20261122, ge=0, le=2**63 - 1)
     replications: int = Field(30, ge=1, le=100_000)

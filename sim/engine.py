@@ -32,7 +32,7 @@ def draw_trait(g: np.random.Generator, dist, n: int) -> np.ndarray:
     if dist.dist == "beta":
         return g.beta(dist.a, dist.b, n)
     if dist.dist == "uniform":
-        return g.uniform(dist.low, dist.high, n)
+        return g.uniform(dist.low + 0.0, dist.high + 0.0, n)  # + 0.0: -0.0 becomes 0.0
     return np.full(n, float(dist.value))
 
 
@@ -240,7 +240,7 @@ class Engine:
         }
         # how far above a published cut-off each employee aims: uniform on [0, 2 * margin], so the
         # mean is `choice.margin` and employees chasing the same bar do not all pick one number
-        aim = draws(6, Uniform(low=0.0, high=2.0 * self.scn.choice.margin))
+        aim = draws(6, Uniform(low=0.0, high=2.0 * self.scn.choice.margin + 0.0))
         self.aim = (1.0 + np.stack(aim)).astype(np.float32)
         # state is float32: memory traffic dominates the step, and every quantity is far from
         # float32's resolution (reductions into the reported metrics are accumulated in float64)
@@ -251,24 +251,23 @@ class Engine:
         net, N = self.scn.network, self.N
         ts = min(net.team_size, N)
         idx = np.arange(N)
-        self.team = idx // ts
-        n_teams = int(self.team[-1]) + 1
+        team = idx // ts
+        n_teams = int(team[-1]) + 1
+        self.team = team.astype(np.int32)
         self.team_start = np.arange(n_teams) * ts
         self.team_size = np.minimum(ts, N - self.team_start)
-        self.pos = idx - self.team_start[self.team]
-        mates = self.team_size[self.team] - 1
-        self._team_first, self._team_n, self._mates = self.team_start[self.team], self.team_size[self.team], mates
-        self._idx = np.arange(N)
-        self._row_offset = (np.arange(self.R, dtype=np.int64) * N)[:, None]
+        first, size = self.team_start[team], self.team_size[team]
+        pos = idx - first
+        mates = size - 1
         L = net.cross_links if net.kind == "small_world" else 0
-        self.degree = mates + L
+        self.degree = (mates + L).astype(np.int32)
         D = max(int(self.degree.max()), 1)
         # neighbour table (R, N, D): teammates first, then cross links; entries past an
         # employee's degree are never drawn
         nbr = np.zeros((self.R, N, D), dtype=np.int32)
         for d in range(int(mates.max())):
-            mate = self.pos + 1 + d
-            mate = self._team_first + np.where(mate >= self._team_n, mate - self._team_n, mate)
+            mate = pos + 1 + d
+            mate = first + np.where(mate >= size, mate - size, mate)
             nbr[:, :, d] = np.where(d < mates, mate, 0)
         if net.kind == "small_world" and L:
             sides = np.array([(l // 2 + 1) * (1 if l % 2 == 0 else -1) for l in range(L)])
@@ -276,13 +275,11 @@ class Engine:
                 rewire = g.random((N, L)) < net.rewire
                 random_team = g.integers(0, n_teams, (N, L))
                 member = g.random((N, L))
-                target = np.where(rewire, random_team, (self.team[:, None] + sides[None, :]) % n_teams)
+                target = np.where(rewire, random_team, (team[:, None] + sides[None, :]) % n_teams)
                 cross = self.team_start[target] + (member * self.team_size[target]).astype(np.int64)
                 for l in range(L):
-                    nbr[r, np.arange(N), mates + l] = cross[:, l]
+                    nbr[r, idx, mates + l] = cross[:, l]
         self.neighbours = nbr
-        self._nbr_flat = nbr.reshape(self.R, N * D)
-        self._nbr_base = np.arange(N, dtype=np.int64) * D
 
     # --- the week ---------------------------------------------------------------------------
     def _on(self, p: Policy) -> np.ndarray:
@@ -507,15 +504,15 @@ class Engine:
     def _record(self, out: WeekOutcome, ak: np.ndarray, pub: Published) -> None:
         e, N, h, t = self.scn.economy, self.N, self.history, self.t
         m, x, y, v, cost = out.m, out.x, out.y, out.v, out.cost
-        tot_m, tot_y, tot_cost, tot_v = m.sum(axis=1), y.sum(axis=1), cost.sum(axis=1), v.sum(axis=1)
+        tot_m, tot_y, tot_cost, tot_v = (a.sum(axis=1, dtype=np.float64) for a in (m, y, cost, v))
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             x_price = ak / self.price - e.x0 if self.price > 0 else np.full_like(x, np.inf)
-            waste = np.maximum(x - np.maximum(x_price, 0.0), 0.0).sum(axis=1)
+            waste = np.maximum(x - np.maximum(x_price, 0.0), 0.0).sum(axis=1, dtype=np.float64)
             h["tokens_per_employee"][t] = tot_m / N
             h["cost_per_employee"][t] = tot_cost / N
             h["value_per_employee"][t] = tot_v / N
             h["overhead_per_employee"][t] = out.overhead / N
-            attention = self.tau * x.sum(axis=1)
+            attention = self.tau * x.sum(axis=1, dtype=np.float64)
             h["attention_per_employee"][t] = attention / N
             h["net_value_per_employee"][t] = (tot_v - tot_cost - attention - out.overhead) / N
             h["payouts_per_employee"][t] = out.payouts.sum(axis=1) / N

@@ -21,7 +21,8 @@ from .errors import ScenarioError
 
 SHIPPED = Path(__file__).resolve().parent.parent / "scenarios"
 MAX_NODES = 100_000  # refuses "billion laughs" alias bombs long before they expand
-MAX_BYTES = 5_000_000
+MAX_BYTES = 1_000_000  # a scenario is a few kB
+MAX_ITEMS = 20_000  # separators (newlines, commas) before parsing: refuses huge flat files at once
 
 Key = tuple[Any, ...]
 _PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
@@ -37,12 +38,21 @@ def resolve_path(name: str | Path, base: Path | None = None) -> Path:
     stem = name if name.endswith((".yaml", ".yml")) else name + ".yaml"
     candidates += [Path("scenarios") / stem, SHIPPED / stem, SHIPPED / Path(stem).name]
     for c in candidates:
-        if c.is_file():
-            return c
+        try:
+            if c.is_file():
+                return c
+        except (OSError, ValueError):  # a name too long for the file system, or with a NUL byte
+            continue
     shipped = sorted(p.stem for p in SHIPPED.glob("*.yaml"))
     raise ScenarioError(
         f"scenario file not found: '{name}'", allowed=shipped, got=Path(name).stem
     )
+
+
+def default_name(path: Path) -> str:
+    """A scenario's name when it gives none: its file name, made safe for a folder name."""
+    name = re.sub(r"[^A-Za-z0-9_.+-]", "_", path.stem)[:80] or "scenario"
+    return name if name[0].isalnum() else "s" + name[:79]
 
 
 def read_yaml(path: Path) -> tuple[Any, dict[Key, int]]:
@@ -57,6 +67,8 @@ def read_yaml(path: Path) -> tuple[Any, dict[Key, int]]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise ScenarioError("not a text file (invalid UTF-8)", file=str(path)) from None
+    if text.count("\n") + text.count(",") > MAX_ITEMS:
+        raise ScenarioError(f"too many lines or items for a scenario (over {MAX_ITEMS})", file=str(path))
     loader = None
     try:
         loader = yaml.SafeLoader(text)
@@ -73,8 +85,10 @@ def read_yaml(path: Path) -> tuple[Any, dict[Key, int]]:
         raise ScenarioError(f"invalid YAML: {exc}", file=str(path)) from None
     except RecursionError:
         raise ScenarioError("invalid YAML: nested too deeply", file=str(path)) from None
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:  # a tag PyYAML cannot convert
+        raise ScenarioError(f"invalid YAML value: {str(exc).splitlines()[0][:120]}", file=str(path)) from None
     except ScenarioError as exc:
-        raise ScenarioError(exc.message, file=str(path)) from None
+        raise ScenarioError(exc.message, file=str(path), line=exc.line, path=exc.path) from None
     finally:
         if loader is not None:
             loader.dispose()
@@ -84,7 +98,7 @@ def read_yaml(path: Path) -> tuple[Any, dict[Key, int]]:
 def _construct(loader: yaml.SafeLoader, node: yaml.Node, path: Key, lines: dict, count: list) -> Any:
     count[0] += 1
     if count[0] > MAX_NODES:
-        raise ScenarioError(f"YAML expands to more than {MAX_NODES} nodes (an alias bomb?)")
+        raise ScenarioError(f"YAML expands to more than {MAX_NODES} nodes (too large, or an alias bomb)")
     if len(path) > 50:
         raise ScenarioError("YAML is nested more than 50 levels deep")
     if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _PLAIN_TAGS:
@@ -105,7 +119,14 @@ def _construct(loader: yaml.SafeLoader, node: yaml.Node, path: Key, lines: dict,
             lines[path + (i,)] = child.start_mark.line + 1
             items.append(_construct(loader, child, path + (i,), lines, count))
         return items
-    return loader.construct_object(node, deep=True)
+    try:
+        return loader.construct_object(node, deep=True)
+    except yaml.YAMLError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:  # e.g. '!!int x'
+        reason = str(exc).splitlines()[0][:100] if str(exc) else type(exc).__name__
+        raise ScenarioError(f"cannot read this value ({reason})", line=node.start_mark.line + 1,
+                            path=".".join(map(str, path)) or None) from None
 
 
 def _merge(base: Any, over: Any) -> Any:
@@ -140,7 +161,7 @@ def load_raw(path: Path, _seen: tuple[Path, ...] = ()) -> tuple[dict, dict[Key, 
         raise ScenarioError(exc.message, file=str(path), line=lines.get(("extends",)), path="extends") from None
     parent, parent_origin = load_raw(parent_path, (*_seen, real))
     if "name" not in data:  # a variant gets its own name from its file, not its parent's
-        data["name"] = path.stem
+        data["name"] = default_name(path)
     return _merge(parent, data), {**parent_origin, **origin}
 
 
@@ -155,8 +176,8 @@ def apply_overrides(data: dict, origin: dict, assignments: Iterable[str]) -> Non
             raise ScenarioError(f"--set has an empty key in '{item}'")
         try:
             value = yaml.safe_load(text) if text.strip() else None
-        except yaml.YAMLError:
-            raise ScenarioError(f"--set {key}: cannot parse value '{text}'") from None
+        except (yaml.YAMLError, ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError):
+            raise ScenarioError(f"--set {key}: cannot parse value '{text[:80]}'") from None
         node = data
         for i, p in enumerate(parts[:-1]):
             nxt = node.get(p) if isinstance(node, dict) else None
@@ -249,7 +270,7 @@ def load_scenario(name: str | Path, overrides: Iterable[str] = ()) -> Scenario:
 
     path = resolve_path(name)
     data, origin = load_raw(path)
-    data.setdefault("name", path.stem)
+    data.setdefault("name", default_name(path))
     apply_overrides(data, origin, overrides)
     where = _where_fn(origin, str(path))
     try:

@@ -37,6 +37,15 @@ def default_out(name: str, root: str | Path = "results") -> Path:
 
 def check_out(path: Path, force: bool = False) -> None:
     """Refuse a non-empty folder (unless forced) and an unwritable place, before any work."""
+    try:
+        path.exists()
+        for parent in path.parents:
+            if parent.exists() and not parent.is_dir():
+                raise ScenarioError(f"--out {path}: {parent} is a file, not a folder")
+        if any(len(part.encode()) > 255 for part in path.parts):
+            raise ScenarioError(f"--out {str(path)[:80]}...: a name in the path is too long")
+    except (OSError, ValueError) as exc:
+        raise ScenarioError(f"--out: unusable path ({exc.__class__.__name__})") from None
     if path.exists() and not path.is_dir():
         raise ScenarioError(f"--out {path}: exists and is not a folder")
     if path.exists() and any(path.iterdir()) and not force:

@@ -393,7 +393,8 @@ def build(pid: str, raw: dict, where=None) -> Policy:
         f, line = where(("policies", pid)) if where else (None, None)
         raise ScenarioError("a policy must be a mapping of parameters", file=f, line=line, path=f"policies.{pid}")
     kind = raw.get("type") or pid
-    if kind not in REGISTRY:
+    if not isinstance(kind, str) or kind not in REGISTRY:
+        kind = str(kind)
         key = ("policies", pid, "type") if "type" in raw else ("policies", pid)
         f, line = where(key) if where else (None, None)
         raise ScenarioError(

@@ -99,25 +99,32 @@ def executive_summary(comparison=None, results=None) -> list[str]:
         r = results
         s = r.summary()
         scn = r.scenario
-        g = lambda k: s[k]["mean"]  # noqa: E731
+        g = lambda k, spec: "n/a" if s[k]["mean"] is None else format(s[k]["mean"], spec)  # noqa: E731
+        roi = "undefined (free tokens)" if s["roi"]["mean"] is None else g("roi", ".2f")
+        rho = ("undefined (fewer than three employees)" if s["goodhart_rho"]["mean"] is None
+               else f"{g('goodhart_rho', '.2f')} (1 would be perfect)")
         return [
             f"{scn.name}: {len(r.reps)} replications of {scn.employees:,} employees over {scn.weeks} weeks (seed {r.seed}).",
-            f"The token bill averages ${g('cost'):,.0f} per employee-week [{_fmt(s['cost']['ci_low'])}, "
-            f"{_fmt(s['cost']['ci_high'])}] for ${g('value'):,.0f} of real value, an ROI of {g('roi'):.2f}; "
-            f"net of attention time and overhead, ${g('net_value'):,.0f} per employee-week.",
-            f"Gaming is {g('gaming_share'):.1%} of tokens and waste (use past the point where value stops paying "
-            f"for the price) {g('waste_share'):.1%}; by the final week maxxers are {g('maxxer_share'):.0%} of the workforce.",
-            f"The metric management sees tracks real value with a rank correlation of {g('goodhart_rho'):.2f} "
-            "(1 would be perfect).",
+            f"The token bill averages ${g('cost', ',.0f')} per employee-week [{_fmt(s['cost']['ci_low'])}, "
+            f"{_fmt(s['cost']['ci_high'])}] for ${g('value', ',.0f')} of real value, an ROI of {roi}; "
+            f"net of attention time and overhead, ${g('net_value', ',.0f')} per employee-week.",
+            f"Gaming is {g('gaming_share', '.1%')} of tokens and waste (use past the point where value stops paying "
+            f"for the price) {g('waste_share', '.1%')}; by the final week maxxers are {g('maxxer_share', '.0%')} of "
+            "the workforce.",
+            f"The metric management sees tracks real value with a rank correlation of {rho}.",
         ]
     res = comparison.results
     sums = {r.scenario.name: r.summary() for r in res}
     base = comparison.names[comparison.baseline]
     scn = res[0].scenario
-    best = max(sums, key=lambda n: sums[n]["net_value"]["mean"])
-    worst = min(sums, key=lambda n: sums[n]["net_value"]["mean"])
-    gaming = max(sums, key=lambda n: sums[n]["gaming_share"]["mean"])
-    rho = min(sums, key=lambda n: sums[n]["goodhart_rho"]["mean"])
+    def val(n: str, k: str, default: float) -> float:
+        v = sums[n][k]["mean"]
+        return default if v is None else v
+
+    best = max(sums, key=lambda n: val(n, "net_value", -np.inf))
+    worst = min(sums, key=lambda n: val(n, "net_value", np.inf))
+    gaming = max(sums, key=lambda n: val(n, "gaming_share", -np.inf))
+    rho = min(sums, key=lambda n: val(n, "goodhart_rho", np.inf))
     lines = [
         f"We compared {len(res)} policies ({', '.join(sums)}) on the same {scn.employees:,}-employee workforce "
         f"and the same shocks over {scn.weeks} weeks, {len(res[0].reps)} paired replications (seed {res[0].seed}).",
@@ -127,9 +134,10 @@ def executive_summary(comparison=None, results=None) -> list[str]:
     verdicts = comparison.verdicts()
     for name in list(verdicts)[:2]:
         lines.append(verdicts[name][0])
-    lines.append(f"Gaming is highest under {gaming} ({sums[gaming]['gaming_share']['mean']:.1%} of tokens), and the "
-                 f"metric tracks value worst under {rho} (rank correlation {sums[rho]['goodhart_rho']['mean']:.2f} "
-                 f"vs {sums[base]['goodhart_rho']['mean']:.2f} for {base}).")
+    r_rho, b_rho = sums[rho]["goodhart_rho"]["mean"], sums[base]["goodhart_rho"]["mean"]
+    tail = ("." if r_rho is None or b_rho is None else
+            f", and the metric tracks value worst under {rho} (rank correlation {r_rho:.2f} vs {b_rho:.2f} for {base}).")
+    lines.append(f"Gaming is highest under {gaming} ({val(gaming, 'gaming_share', 0.0):.1%} of tokens){tail}")
     return lines[:5]
 
 
