@@ -195,6 +195,12 @@ def cmd_show(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import signal
+
+    # Ctrl-C must stop a run even when the shell started us with SIGINT ignored (a background
+    # job in a non-interactive shell): restore Python's KeyboardInterrupt handler
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     args = parser().parse_args(argv)
     if args.version:
         from . import __version__

@@ -163,13 +163,13 @@ class Budget(Policy):
         if not self.p.use_it_or_lose_it:
             return None
         wl = self._weeks_left(w)
-        unused = np.maximum(self.alloc - self.spent - m * w.price * wl, 0.0) / self.alloc
+        unused = np.maximum(self.alloc - self.spent - m * w.price * wl, 0.0) / np.maximum(self.alloc, 1e-9)
         return -self.p.underuse_penalty * unused
 
     def settle(self, w, out, on):
         self.spent += on * out.cost
         end = (w.t + 1) % self.p.period_weeks == 0
-        util = self.spent / self.alloc
+        util = self.spent / np.maximum(self.alloc, 1e-9)  # a fully shrunk allocation counts as used
         self.util = np.where(on[:, 0], np.minimum(util, 1.0).mean(axis=1) if end else self._pro_rata(w, util), 0.0)
         if not end:
             return
