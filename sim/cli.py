@@ -68,12 +68,7 @@ def print_summary(summary: dict, title: str, file=sys.stdout) -> None:
     for k, d in summary.items():
         rows.append((k, SUMMARY[k][0], _fmt(d["mean"]), f"[{_fmt(d['ci_low'])}, {_fmt(d['ci_high'])}]",
                      f"[{_fmt(d['p05'])}, {_fmt(d['p95'])}]"))
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
-    print(title, file=file)
-    for j, r in enumerate(rows):
-        print("  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))), file=file)
-        if j == 0:
-            print("  ".join("-" * w for w in widths), file=file)
+    _table(rows, title, file)
 
 
 def check_seed(seed) -> None:

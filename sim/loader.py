@@ -266,8 +266,6 @@ def validation_error(exc: Exception, model: type[BaseModel], prefix: Key, where:
 
 def load_scenario(name: str | Path, overrides: Iterable[str] = ()) -> Scenario:
     """Load, merge, override and validate a scenario. Raises ScenarioError on any problem."""
-    from .policies import build
-
     path = resolve_path(name)
     data, origin = load_raw(path)
     data.setdefault("name", default_name(path))

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .metrics import SUMMARY
-from .plots import PANELS, bars, frontier, goodhart_scatter, timeseries
+from .plots import bars, frontier, goodhart_scatter, timeseries
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1180px;margin:2em auto;
@@ -220,4 +220,4 @@ def write_report(path: Path, results: list, comparison=None, notes: list[str] = 
     return path
 
 
-__all__ = ["write_report", "executive_summary", "PANELS"]
+__all__ = ["write_report", "executive_summary"]

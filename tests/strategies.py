@@ -8,21 +8,23 @@ from sim.config import Scenario
 from sim.policies import REGISTRY
 
 
-def _bounds(info):
+def bounds(info) -> tuple[float | None, bool, float | None, bool]:
+    """(low, low is strict, high, high is strict) of a declared field."""
     lo = hi = None
+    lo_strict = hi_strict = False
     for meta in info.metadata:
         kind = type(meta).__name__
         if kind in ("Ge", "Gt"):
-            lo = getattr(meta, kind.lower())
+            lo, lo_strict = getattr(meta, kind.lower()), kind == "Gt"
         if kind in ("Le", "Lt"):
-            hi = getattr(meta, kind.lower())
-    return lo, hi
+            hi, hi_strict = getattr(meta, kind.lower()), kind == "Lt"
+    return lo, lo_strict, hi, hi_strict
 
 
 def field_value(info, cap: float = 1e4):
     """A strategy for one declared parameter, within its bounds (upper end capped)."""
     ann = info.annotation
-    lo, hi = _bounds(info)
+    lo, _, hi, _ = bounds(info)
     if ann is bool:
         return st.booleans()
     if ann is int:

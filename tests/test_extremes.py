@@ -36,6 +36,8 @@ from sim.output import MAY_BE_UNDEFINED, check_finite
 from sim.policies import REGISTRY
 from sim.runner import run_scenario
 
+from .strategies import bounds
+
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # finiteness is asserted, not warned
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -174,16 +176,6 @@ def test_zero_employees_and_weeks_refused():
 
 
 # --- every declared parameter at each of its bounds --------------------------------------------
-def _bounds(info):
-    lo = hi = None
-    lo_strict = hi_strict = False
-    for meta in info.metadata:
-        kind = type(meta).__name__
-        if kind in ("Ge", "Gt"):
-            lo, lo_strict = getattr(meta, kind.lower()), kind == "Gt"
-        if kind in ("Le", "Lt"):
-            hi, hi_strict = getattr(meta, kind.lower()), kind == "Lt"
-    return lo, lo_strict, hi, hi_strict
 
 
 def _declared():
@@ -213,7 +205,7 @@ def _edge_cases():
     """(key, nearest allowed value, nearest refused value, scenario, side) at each declared bound."""
     cases = []
     for key, info, scenario in _declared():
-        lo, lo_strict, hi, hi_strict = _bounds(info)
+        lo, lo_strict, hi, hi_strict = bounds(info)
         is_int = info.annotation is int
         if lo is not None:
             below = lo - 1 if is_int else math.nextafter(lo, -math.inf)

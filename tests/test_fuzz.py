@@ -61,6 +61,8 @@ from sim.output import check_finite, finite_json
 from sim.policies import REGISTRY
 from sim.runner import run_scenario
 
+from .strategies import bounds
+
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # finiteness is asserted, not warned
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -238,19 +240,6 @@ def is_number(x: Any) -> bool:
 
 
 DISTS = {"lognormal": Lognormal, "beta": Beta, "uniform": Uniform, "constant": Constant}
-
-
-def bounds(info) -> tuple[float | None, bool, float | None, bool]:
-    """(low, low is strict, high, high is strict) of a declared field."""
-    lo = hi = None
-    lo_strict = hi_strict = False
-    for meta in info.metadata:
-        kind = type(meta).__name__
-        if kind in ("Ge", "Gt"):
-            lo, lo_strict = getattr(meta, kind.lower()), kind == "Gt"
-        if kind in ("Le", "Lt"):
-            hi, hi_strict = getattr(meta, kind.lower()), kind == "Lt"
-    return lo, lo_strict, hi, hi_strict
 
 
 def declared(doc: dict) -> dict[tuple, Any]:
@@ -451,7 +440,7 @@ def m_bad_number(data, doc, form):
     return structured("bad_number", doc, names=key_names(path), values={dotted(path): value}, must_refuse=must_refuse)
 
 
-def in_bounds(info) -> st.SearchStrategy:
+def inbounds(info) -> st.SearchStrategy:
     lo, lo_strict, hi, hi_strict = bounds(info)
     if info.annotation is int:
         return st.integers(int(lo) + lo_strict if lo is not None else -(2**31),
@@ -472,7 +461,7 @@ def m_extreme_valid(data, doc, form):
     values = {}
     for path in chosen:
         info = params[path]
-        strat = in_bounds(info) if info is not None else st.floats(allow_nan=False, allow_infinity=False)
+        strat = inbounds(info) if info is not None else st.floats(allow_nan=False, allow_infinity=False)
         values[dotted(path)] = v = data.draw(strat, label=dotted(path))
         put(doc, path, v)
     if data.draw(st.booleans(), label="quantiles too"):
