@@ -47,6 +47,34 @@ def parser() -> argparse.ArgumentParser:
     show = sub.add_parser("show", help="print a scenario fully resolved (after extends and --set)")
     show.add_argument("scenario")
     _scenario_args(show)
+    sw = sub.add_parser("sweep", help="run a parameter sweep (grid, Latin hypercube, Sobol, Morris), resumable",
+                        description="Run every point of a sweep file, replications batched per point, writing "
+                                    "results to disk in atomic chunks as points finish.")
+    sw.add_argument("sweep", help="a sweep file (sweeps/*.yaml)")
+    sw.add_argument("--workers", type=int, default=1, help="local processes (default 1)")
+    sw.add_argument("--scheduler", metavar="ADDRESS",
+                    help="run on a dask.distributed cluster, e.g. tcp://127.0.0.1:8786, instead of local processes")
+    sw.add_argument("--out", type=Path, help="output folder (default: results/<sweep>-<timestamp>)")
+    sw.add_argument("--resume", action="store_true",
+                    help="continue an interrupted sweep in --out: finished points are not recomputed")
+    sw.add_argument("--force", action="store_true", help="replace a non-empty --out folder")
+    sw.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    an = sub.add_parser("analyze", help="sensitivity indices, response plots and regime maps of a sweep's results",
+                        description="Compute Sobol or Morris indices with confidence intervals per outcome, one- "
+                                    "and two-parameter response plots and a regime map from a sweep folder.")
+    an.add_argument("results", type=Path, help="a sweep results folder written by `sim sweep`")
+    an.add_argument("--outcomes", nargs="+", help="outcomes to analyse (default: all the sweep kept)")
+    an.add_argument("--regime", nargs=2, metavar=("X", "Y"),
+                    help="the two parameters of the regime map (default: status-seeking x leaderboard prize "
+                         "when both were swept, else the first two)")
+    an.add_argument("--no-plots", action="store_true", help="print and write the indices only")
+    viz = sub.add_parser("viz", help="open the interactive Goodhart's-law app in the browser (needs sim[viz])",
+                         description="Serve the interactive app (Mesa SolaraViz) on 127.0.0.1.")
+    viz.add_argument("scenario", nargs="?", default="leaderboard",
+                     help="the scenario to start from (default: leaderboard)")
+    viz.add_argument("--port", type=int, default=8765, help="port to serve on (default 8765; 0 picks a free one)")
+    viz.add_argument("--host", default="127.0.0.1", help="interface to serve on (default 127.0.0.1)")
+    viz.add_argument("--no-browser", action="store_true", help="do not open a browser window")
     return ap
 
 
@@ -189,6 +217,24 @@ def cmd_show(args) -> int:
     return 0
 
 
+def cmd_sweep(args) -> int:
+    from .sweep import cmd_sweep as run
+
+    return run(args)
+
+
+def cmd_analyze(args) -> int:
+    from .analyze import cmd_analyze as run
+
+    return run(args)
+
+
+def cmd_viz(args) -> int:
+    from .viz import serve
+
+    return serve(args.scenario, port=args.port, host=args.host, open_browser=not args.no_browser)
+
+
 def main(argv: list[str] | None = None) -> int:
     import signal
 
@@ -208,7 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     from .errors import ScenarioError
 
     try:
-        return {"run": cmd_run, "compare": cmd_compare, "list": cmd_list, "show": cmd_show}[args.command](args)
+        return {"run": cmd_run, "compare": cmd_compare, "list": cmd_list, "show": cmd_show,
+                "sweep": cmd_sweep, "analyze": cmd_analyze, "viz": cmd_viz}[args.command](args)
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
