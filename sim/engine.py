@@ -485,6 +485,24 @@ class Engine:
         if self._mutation is not None:
             self.maxxer ^= self._mutation.next() < im.mutation
 
+    def switch(self, activate: Sequence[str] = (), deactivate: Sequence[str] = ()) -> None:
+        """Switch policies on or off from the next week on, in every replication (a live decision).
+
+        Args:
+            activate: Ids of policies in the scenario to switch on.
+            deactivate: Ids to switch off.
+
+        Raises:
+            KeyError: An id that is not one of the scenario's policies, naming the valid ones.
+        """
+        for pid in (*activate, *deactivate):
+            if pid not in self.active:
+                raise KeyError(f"no policy {pid!r} in this scenario; it has: {', '.join(self.active) or 'none'}")
+        for pid in deactivate:
+            self.active[pid] = np.zeros(self.R, dtype=bool)
+        for pid in activate:
+            self.active[pid] = np.ones(self.R, dtype=bool)
+
     def _switch(self, entry, mask: np.ndarray) -> None:
         for pid in entry.deactivate:
             self.active[pid] = self.active[pid] & ~mask

@@ -117,6 +117,16 @@ class TokenEconomy(mesa.Model):
         """Weeks played so far."""
         return self.engine.t
 
+    def switch_policy(self, activate: tuple[str, ...] | list[str] = (),
+                      deactivate: tuple[str, ...] | list[str] = ()) -> None:
+        """Switch the scenario's policies on or off from the next week on (e.g. the sticker-shock turn)."""
+        self.engine.switch(activate, deactivate)
+
+    @property
+    def active_policies(self) -> list[str]:
+        """Ids of the policies switched on now."""
+        return [pid for pid, on in self.engine.active.items() if on[0]]
+
     def step(self) -> None:
         """Play one week, then collect data; stops running at the scenario's horizon."""
         self.engine.step()

@@ -6,6 +6,7 @@ import pickle
 
 import mesa
 import numpy as np
+import pytest
 
 from sim.model import Employee, TokenEconomy
 from sim.runner import run_scenario
@@ -72,3 +73,27 @@ def test_shipped_name_overrides_and_custom_reporter():
 def test_reporters_pickle():
     model = TokenEconomy(small("baseline"), rng=1)
     pickle.dumps(model.datacollector.model_reporters)
+
+
+def test_switch_policy_now_changes_the_next_weeks():
+    """A live switch (the app's "switch policy now") takes effect from the next week, like a schedule entry."""
+    from sim.model import TokenEconomy
+
+    live = TokenEconomy("sticker_shock", employees=300, rng=5)
+    assert "roi_gate" not in live.active_policies
+    for _ in range(2):
+        live.step()
+    live.switch_policy(activate=["roi_gate"], deactivate=["leaderboard"])
+    assert "roi_gate" in live.active_policies and "leaderboard" not in live.active_policies
+    for _ in range(6):
+        live.step()
+    kept = TokenEconomy("sticker_shock", employees=300, rng=5)
+    for _ in range(8):
+        kept.step()
+    h_live, h_kept = live.engine.history, kept.engine.history
+    # identical before the switch, different after it (the gate throttles, the board is gone)
+    assert h_live["tokens_per_employee"][:2, 0].tolist() == h_kept["tokens_per_employee"][:2, 0].tolist()
+    assert h_live["throttled_share"][2:8, 0].sum() > 0
+    assert np.all(h_live["payouts_per_employee"][2:8, 0] == 0)
+    with pytest.raises(KeyError, match="no policy 'nope'.*leaderboard"):
+        live.switch_policy(activate=["nope"])
