@@ -31,10 +31,10 @@ def scenario(employees: int, replications: int, weeks: int = 52, name: str = "le
                          [f"employees={employees}", f"replications={replications}", f"weeks={weeks}"])
 
 
-def engine_seconds(employees: int, replications: int, weeks: int = 52, repeat: int = 3) -> float:
+def engine_seconds(employees: int, replications: int, weeks: int = 52, repeat: int = 3, name: str = "leaderboard") -> float:
     from sim.engine import Engine
 
-    scn = scenario(employees, replications, weeks)
+    scn = scenario(employees, replications, weeks, name)
     Engine(scenario(min(employees, 100), 1, 2)).run()  # warm-up (imports, numba cache)
     best = float("inf")
     for _ in range(repeat):
@@ -125,6 +125,15 @@ def main() -> None:
         rate = engine_rate(n, r, repeat=args.repeat)
         fig[f"engine_{n}x{r}"] = rate
         print(f"{'engine':14s} {n:>10,d} {r:>5d} {rate / 1e6:>16.2f}")
+    # model tiers (issue: within 15% of the engine without tiers), interleaved so that machine
+    # noise hits both alike; best of `repeat` each
+    plain = tiers = float("inf")
+    for _ in range(args.repeat):
+        plain = min(plain, engine_seconds(1000, 30, repeat=1))
+        tiers = min(tiers, engine_seconds(1000, 30, repeat=1, name="tiers"))
+    fig["tiers_over_plain"] = plain / tiers
+    print(f"model tiers (scenarios/tiers.yaml vs leaderboard.yaml, 1,000 x 30): {1000 * 30 * 52 / tiers / 1e6:.2f} vs "
+          f"{1000 * 30 * 52 / plain / 1e6:.2f} M agent-steps/s: {plain / tiers:.1%} of the throughput without tiers")
     if args.quick:
         return
     try:

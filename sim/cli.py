@@ -94,7 +94,7 @@ def print_summary(summary: dict, title: str, file=sys.stdout) -> None:
 
     rows = [("metric", "unit", "mean", "95% CI", "5-95% band")]
     for k, d in summary.items():
-        rows.append((k, SUMMARY[k][0], _fmt(d["mean"]), f"[{_fmt(d['ci_low'])}, {_fmt(d['ci_high'])}]",
+        rows.append((k, SUMMARY[k][0] if k in SUMMARY else d.get("unit", ""), _fmt(d["mean"]), f"[{_fmt(d['ci_low'])}, {_fmt(d['ci_high'])}]",
                      f"[{_fmt(d['p05'])}, {_fmt(d['p95'])}]"))
     _table(rows, title, file)
 

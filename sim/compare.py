@@ -106,6 +106,25 @@ class Comparison:
                 out[res.scenario.name] = {m: paired_difference(m, base.runs[m], res.runs[m]) for m in SUMMARY}
         return out
 
+    def elasticities(self) -> dict[str, dict | None]:
+        """scenario name -> the implied price elasticity of demand against the baseline (MODEL.md §9.9).
+
+        Per replication, ln(tokens / baseline tokens) / ln(price / baseline price), with tokens
+        the run's mean use and price its bill per token: the same workforce (common random
+        numbers) facing two price paths. None where the price paths match (within 0.1%).
+        """
+        base = self.results[self.baseline]
+        out = {}
+        for i, res in enumerate(self.results):
+            if i == self.baseline:
+                continue
+            with np.errstate(divide="ignore", invalid="ignore"):
+                lp = np.log((res.runs["cost"] / res.runs["tokens"]) / (base.runs["cost"] / base.runs["tokens"]))
+                e = np.log(res.runs["tokens"] / base.runs["tokens"]) / lp
+            ok = np.isfinite(e) & (np.abs(lp) > 1e-3)
+            out[res.scenario.name] = describe(e[ok], "d ln tokens / d ln price") if ok.any() else None
+        return out
+
     def verdicts(self) -> dict[str, list[str]]:
         """Plain-language sentences per scenario, headline metrics first."""
         base_name = self.names[self.baseline]
@@ -117,6 +136,11 @@ class Comparison:
                 lines.append(f"{name} costs {fmt_rel(cost, True)} {'more' if cost.mean >= 0 else 'less'} than "
                              f"{base_name} for {fmt_rel(value, True)} {'more' if value.mean >= 0 else 'less'} "
                              "real value.")
+            el = self.elasticities()[name]
+            if el is not None:
+                ci = "" if el["ci_low"] is None else f" [95% CI {el['ci_low']:.2f}, {el['ci_high']:.2f}]"
+                kind = "elastic: spend moves against the price" if el["mean"] < -1 else "inelastic"
+                lines.append(f"Implied price elasticity of demand against {base_name}: {el['mean']:.2f}{ci} ({kind}).")
             for metric in SUMMARY:
                 if metric in ("cost", "value"):
                     continue

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from .metrics import WEEKLY
 from .params import Strict, param
@@ -124,6 +124,52 @@ class Trend(Strict):
         return base
 
 
+class Tier(Strict):
+    """A model tier (MODEL.md §4.8): its price, the quality of its work and its speed.
+
+    Give either one blended ``price`` or ``input_price`` and ``output_price`` (blended with the
+    economy's ``input_share``).
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,31}$", description="the tier's name, e.g. frontier")
+    price: float | None = param(None, ge=0, le=1e4, unit="$/Mtok", doc="blended price; or give input and output prices")
+    input_price: float | None = param(None, ge=0, le=1e4, unit="$/Mtok", doc="list price of input tokens")
+    output_price: float | None = param(None, ge=0, le=1e5, unit="$/Mtok", doc="list price of output tokens")
+    quality: float = param(1.0, gt=0, le=10, unit="x", doc="multiplier on real value V_i (frontier = 1)")
+    speed: float = param(
+        1.0, gt=0, le=100, unit="x", doc="relative throughput: burning a Mtok for show costs c_i / speed of effort"
+    )
+    price_trend: Trend | None = None
+    """How this tier's price moves (default: the economy's ``price_trend``)."""
+
+    @model_validator(mode="after")
+    def _priced(self) -> Tier:
+        split = (self.input_price is None, self.output_price is None)
+        if self.price is None and any(split):
+            raise ValueError(f"tier '{self.name}': give 'price', or both 'input_price' and 'output_price'")
+        if self.price is not None and not all(split):
+            raise ValueError(f"tier '{self.name}': give 'price' or input/output prices, not both")
+        return self
+
+    def blended(self, input_share: float) -> float:
+        """The blended price per Mtok at week 0."""
+        if self.price is not None:
+            return self.price
+        return input_share * self.input_price + (1.0 - input_share) * self.output_price
+
+
+#: ``tiers: standard``: list prices per Mtok (input, output) of late-2025 model families, within
+#: the ranges of MODEL.md §8 (simonw/llm-prices): a frontier model at $15/$75 (Claude Opus 4.1),
+#: a mid model at $3/$15 (Claude Sonnet 4.5), a small model at $0.25/$2 (GPT-5 mini). Quality is
+#: the ratio of SWE-bench Verified scores to the frontier's, rounded; speed the ratio of output
+#: throughput (Artificial Analysis). See docs/ODD.md, departure 25.
+STANDARD_TIERS = (
+    {"name": "frontier", "input_price": 15.0, "output_price": 75.0, "quality": 1.0, "speed": 1.0},
+    {"name": "mid", "input_price": 3.0, "output_price": 15.0, "quality": 0.9, "speed": 1.5},
+    {"name": "small", "input_price": 0.25, "output_price": 2.0, "quality": 0.7, "speed": 3.0},
+)
+
+
 class Economy(Strict):
     """Prices, value function and frictions (MODEL.md §2-§4, §8)."""
 
@@ -144,6 +190,29 @@ class Economy(Strict):
     """How the token price moves (a16z "LLMflation": about 10x cheaper a year at constant capability)."""
     attention_trend: Trend = Trend()
     """How tau moves as agents need less supervision per token (the "autonomy" trend, MODEL.md §9.9)."""
+    tiers: tuple[Tier, ...] = ()
+    """Model tiers (MODEL.md §4.8); empty: one blended ``price``. ``standard``: frontier, mid, small."""
+    input_share: float = param(
+        0.9, ge=0, le=1, unit="share", doc="share of input tokens when blending a tier's input and output prices"
+    )
+
+    @field_validator("tiers", mode="before")
+    @classmethod
+    def _standard(cls, v):
+        if v == "standard":
+            return STANDARD_TIERS
+        if isinstance(v, str):
+            raise ValueError(f"tiers must be a list of tiers or 'standard' (got '{v}')")
+        return v
+
+    @field_validator("tiers", mode="after")
+    @classmethod
+    def _tier_names(cls, v):
+        names = [t.name for t in v]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"tier names must be unique (repeated: {', '.join(dup)})")
+        return v
 
 
 class Learning(Strict):

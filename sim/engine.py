@@ -17,7 +17,7 @@ from . import _fast
 from ._alloc import tune_malloc
 from .config import Scenario, Uniform
 from .metrics import WEEKLY
-from .policies import Budget, Policy, RoiGate, build
+from .policies import Budget, Leaderboard, Policy, RoiGate, build
 from .streams import CHOICE, IMITATION, MUTATION, NETWORK, SHOCKS, TRAITS, Stream, generators, policy_key
 
 
@@ -157,6 +157,20 @@ class Week:
         self.s = eng._s32  # float32, as the choice arithmetic
         self.pub = pub
         self.m0: np.ndarray | None = None
+        #: metric per token: None when the metric is tokens, else this week's price (per employee with tiers)
+        self.mu = None
+        self.tier = eng.tier if eng.J else None
+
+    def tokens_of(self, level):
+        """Tokens (Mtok) that reach a level of the published metric."""
+        return level if self.mu is None else level / np.maximum(self.mu, np.float32(1e-9))
+
+    def metric_of(self, m):
+        """The published metric of ``m`` tokens."""
+        return m if self.mu is None else m * self.mu
+
+    def tier_index(self, name: str) -> int:
+        return self.eng.tier_names.index(name)
 
     def percentile(self, m: np.ndarray, top_share: float) -> tuple[np.ndarray, np.ndarray]:
         """This week's percentile in [0, 1] and top-board membership, from exact ranks."""
@@ -187,6 +201,17 @@ class Engine:
         self.R, self.N = len(self.reps), scn.employees
         self.t = 0
         self.policies = [build(pid, raw) for pid, raw in scn.policies.items()]
+        e = scn.economy
+        # the organisation's metric is the leaderboard's: tokens, or spend (price x tokens)
+        self.spend_metric = any(isinstance(p, Leaderboard) and p.p.metric == "spend" for p in self.policies)
+        self.J = len(e.tiers)
+        self.tier_names = [t.name for t in e.tiers]
+        if self.J:
+            self._tier_base = [t.blended(e.input_share) for t in e.tiers]
+            self._tier_trend = [t.price_trend or e.price_trend for t in e.tiers]
+            self._tier_q = np.array([t.quality for t in e.tiers], dtype=np.float32)
+            self._tier_inv_speed = np.array([1.0 / t.speed for t in e.tiers], dtype=np.float32)
+        self.tier = np.zeros((self.R, self.N), dtype=np.int8)
         self.active = {p.id: np.full(self.R, bool(p.p.active)) for p in self.policies}
         self._triggers = [
             (e, np.zeros(self.R, dtype=np.int64), np.zeros(self.R, dtype=bool)) for e in scn.schedule if e.when
@@ -215,8 +240,19 @@ class Engine:
             p.reset(self)
         zeros = np.zeros((self.R, N), dtype=np.float32)
         self.m, self.x, self.y, self.v, self.payoff = zeros.copy(), zeros.copy(), zeros.copy(), zeros.copy(), zeros.copy()
-        self._pub = Published.of(self._optimum(self._cost_per_token()))
+        self.metric = zeros.copy()  # last week's published metric per employee
+        self.cost = zeros.copy()
+        cp = self._cost_per_token()
+        self._q = np.float32(1.0)
+        if self.J:  # week -1: everyone at the private optimum of their best tier
+            w = Week(self, None)
+            cp = self._choose_tiers([], w)
+        m0 = self._optimum(cp)
+        self._pub = Published.of(m0 * self.price if self.spend_metric else m0)
         self.history = {name: np.full((scn.weeks, self.R), np.nan) for name in WEEKLY}
+        for name in self.tier_names:  # tokens and spend per tier
+            for k in ("tokens_per_employee", "spend_per_employee"):
+                self.history[f"{k}[{name}]"] = np.full((scn.weeks, self.R), np.nan)
         self._ranks_of: np.ndarray | None = None
         self._ranks: np.ndarray | None = None
 
@@ -294,6 +330,8 @@ class Engine:
         """tau + sigma * p as seen by the employee, per replication (R, 1)."""
         e = self.scn.economy
         self.price = e.price_trend.at(e.price, self.t)
+        if self.J:
+            self.tier_prices = [tr.at(b, self.t) for tr, b in zip(self._tier_trend, self._tier_base)]
         self.tau = e.attention_trend.at(e.attention_cost, self.t)
         sigma = np.full(self.R, e.price_share)
         for p in self.policies:
@@ -304,8 +342,52 @@ class Engine:
 
     def _optimum(self, cp: np.ndarray) -> np.ndarray:
         """The unconstrained optimum of private value net of attention and charged price."""
-        A = (1.0 - self.s) * self.a * self.k
+        A = (1.0 - self.s) * self.a * self.k * self._q
         return np.maximum(A / cp - self.scn.economy.x0, 0.0)
+
+    def _choose_tiers(self, active: list[Policy], w: Week) -> np.ndarray:
+        """Each employee's tiers this week (MODEL.md §4.8); returns their cost per productive token.
+
+        Productive work goes to the tier with the highest private surplus at its own optimum (a
+        closed form: A ln(A / (c x0)) - A + c x0 with A the tier's value weight and c its cost
+        per productive token). Tokens burnt for show go to the tier where a unit of the metric
+        costs least to burn: the fastest tier per token when the metric counts tokens, the
+        dearest per dollar when it counts spend. Policies may weigh and overrule the choice
+        (``routing``). Sets the per-employee price, quality and the menu's split terms.
+        """
+        F = np.float32
+        e = self.scn.economy
+        tau, x0 = F(self.tau), F(e.x0)
+        sig = self.sigma.astype(F)
+        base = self._oms32 * self.a * self.k
+        prices = np.array(self.tier_prices, dtype=F)
+        utils, burn = [], []
+        for j in range(self.J):
+            p = prices[j]
+            A = base * self._tier_q[j]
+            cpx0 = (tau + sig * p) * x0
+            ratio = A / cpx0
+            utils.append(np.where(ratio > 1, A * (np.log(np.maximum(ratio, F(1.0))) - F(1.0)) + cpx0, F(0.0)))
+            g = sig * p + self._c32 * self._tier_inv_speed[j]  # cost of a gaming Mtok on tier j
+            burn.append(g / max(p, F(1e-9)) if self.spend_metric else g)
+        for p in active:
+            utils = p.tier_utilities(w, utils, self._on(p))
+        tx = np.argmax(np.stack(utils), axis=0).astype(np.int8)
+        ty = np.argmin(np.stack(burn), axis=0).astype(np.int8)
+        for p in active:
+            tx, ty = p.route(w, tx, ty, self._on(p))
+        self.tier, self.tier_y = tx, ty
+        px, py = prices[tx], prices[ty]
+        self.price, self.price_y = px, py
+        self._q = self._tier_q[tx]
+        g = sig * py + self._c32 * self._tier_inv_speed[ty]
+        # a menu level m counts the metric in productive tokens; a gaming token adds mu_y / mu_x
+        # of them, so y = r (m - x) with r = mu_x / mu_y (1 when the metric counts tokens)
+        self._r = px / np.maximum(py, F(1e-9)) if self.spend_metric else None
+        self._g = g
+        w.price = px
+        w.tier = tx
+        return tau + sig * px
 
     def metric_ranks(self, m: np.ndarray) -> np.ndarray:
         """Exact (tie-averaged) ranks of this week's metric, computed once per week."""
@@ -339,7 +421,15 @@ class Engine:
         F = np.float32
         cp = self._cost_per_token().astype(F)  # sets this week's price and tau
         w = Week(self, self._pub)
-        ak = self.a * self.k
+        rxy = None
+        if self.J:
+            cp = self._choose_tiers(active, w)  # sets each employee's tiers and prices
+            ak = self.a * self.k * self._q
+            rxy = self._r
+        else:
+            ak = self.a * self.k
+        if self.spend_metric:
+            w.mu = self.price
         ak32 = ak
         pk = self._oms32 * ak32  # private value weight (1 - s) a k
         zeros = self._zeros32
@@ -349,12 +439,20 @@ class Engine:
         # a maxxer makes the metric with productive tokens until their private net marginal value
         # falls to the marginal cost of gaming (c_i), and burns the rest: x = min(m, xg). Honest
         # employees, and maxxers with c_i >= tau, get xg = inf (never game).
-        gap = tau - np.maximum(self._c32, tau * ~self.maxxer)
+        if self.J:  # moving a metric unit from productive to gaming tokens saves cp - g r per token
+            g_r = self._g if rxy is None else self._g * rxy
+            gap = np.where(self.maxxer, cp - g_r, F(0.0))
+        else:
+            gap = tau - np.maximum(self._c32, tau * ~self.maxxer)
         with np.errstate(divide="ignore", over="ignore"):
             xg = np.where(gap > 0, np.maximum(pk / np.maximum(gap, F(1e-30)) - x0, zeros), F(np.inf))
         log_xg = np.log1p(xg * inv_x0)  # value is increasing, so ln(1 + min(m, xg)/x0) = min(., .)
-        excess_cost = self._c32 - tau  # gaming minus productive price per token: (sigma p + c) - (tau + sigma p)
-        half_gamma = F(0.5 * e.gamma)
+        if self.J:
+            excess_cost = g_r - cp
+            half_gamma = F(0.5 * e.gamma) if rxy is None else F(0.5 * e.gamma) * rxy * rxy
+        else:
+            excess_cost = self._c32 - tau  # gaming minus productive price per token: (sigma p + c) - (tau + sigma p)
+            half_gamma = F(0.5 * e.gamma)
         cap = None
         for p in active:
             c = p.cap(w)
@@ -364,7 +462,7 @@ class Engine:
         if cap is not None and not np.isfinite(cap).any():
             cap = None
         m0 = np.minimum(m0, F(MAX_TOKENS))
-        levels = [m0] + [w.pub.quantile(q).astype(F) for q in scn.choice.quantiles]
+        levels = [m0] + [w.tokens_of(w.pub.quantile(q)).astype(F) for q in scn.choice.quantiles]
         offered = [None] * len(levels)  # None: on the menu everywhere; else (R, 1) where offered
         for p in active:
             for thr in p.thresholds(w):
@@ -380,6 +478,7 @@ class Engine:
             rows_g = gam // self.N
             xg_g, log_xg_g = xg.ravel()[gam], log_xg.ravel()[gam]
             pk_g, excess_g = pk.ravel()[gam], excess_cost.ravel()[gam]
+            hg_g = half_gamma.ravel()[gam] if np.ndim(half_gamma) else half_gamma
         split = any(p.uses_split for p in active)
         utilities = []
         for k, level in enumerate(levels):
@@ -392,13 +491,15 @@ class Engine:
                 m_g = m[rows_g, 0] if col else m.ravel()[gam]
                 log_m_g = log_m[rows_g, 0] if col else log_m.ravel()[gam]
                 y_g = np.maximum(m_g - xg_g, F(0.0))
-                u.ravel()[gam] += pk_g * (np.minimum(log_m_g, log_xg_g) - log_m_g) - y_g * (excess_g + half_gamma * y_g)
+                u.ravel()[gam] += pk_g * (np.minimum(log_m_g, log_xg_g) - log_m_g) - y_g * (excess_g + hg_g * y_g)
             y = value = None
+            x = None
             if split:
-                y = np.maximum(m - xg, zeros)
+                d = np.maximum(m - xg, zeros)
+                x, y = m - d, (d if rxy is None else d * rxy)
                 value = ak32 * np.minimum(log_m, log_xg)
             for p in active:
-                r = p.expected(w, m, None if y is None else m - y, y, value)
+                r = p.expected(w, m, x, y, value)
                 if r is not None:
                     u += self._mask(p, r, 0.0).astype(F, copy=False)
             if offered[k] is not None:  # a policy's threshold is not on the menu where it is off
@@ -408,14 +509,24 @@ class Engine:
         m = np.take_along_axis(menu, pick[None].astype(np.intp), axis=0)[0]
         x = np.minimum(m, xg)
         y = m - x
+        if rxy is not None:  # spend metric with tiers: the metric's gaming share, in gaming-tier tokens
+            y = y * rxy
 
         # 3. outcome
         shock = 1.0 + e.shock_sd * self._shocks.next()
         team_y = np.add.reduceat(y, self.team_start, axis=1)
         burden = e.gaming_burden * (np.repeat(team_y, self.team_size, axis=1) - y)
         v = ak * np.log1p(x / e.x0) * shock - burden
-        cost = self.price * m
+        if self.J:  # productive and gaming tokens may run on different tiers
+            cost = self.price * x + self.price_y * y
+            if rxy is not None:
+                m = x + y
+            metric = cost if self.spend_metric else m
+        else:
+            cost = self.price * m
+            metric = w.metric_of(m)
         out = WeekOutcome(m, x, y, v, cost)
+        out.metric = metric
 
         # 4. policies update
         for p in active:
@@ -425,11 +536,12 @@ class Engine:
         lr = scn.learning
         self.k = np.clip(self.k + lr.rate * (1.0 - self.k) * x / (x + lr.half_saturation) - lr.decay * self.k, 0.0, 1.0)
 
-        self.metric_ranks(m)
+        self.metric_ranks(metric)
         self._pub = Published(self._sorted_m)
         self._record(out, ak, self._pub)
         # 6. imitation on this week's visible payoffs, synchronously
-        self.m, self.x, self.y, self.v, self.payoff = m, x, y, v, out.visible
+        self.m, self.x, self.y, self.v, self.payoff, self.metric = m, x, y, v, out.visible, metric
+        self.cost = cost
         self._imitate(out.visible)
         # 7. management triggers, effective next week
         self._check_triggers()
@@ -522,9 +634,13 @@ class Engine:
     def _record(self, out: WeekOutcome, ak: np.ndarray, pub: Published) -> None:
         e, N, h, t = self.scn.economy, self.N, self.history, self.t
         m, x, y, v, cost = out.m, out.x, out.y, out.v, out.cost
+        price = self.price
         tot_m, tot_y, tot_cost, tot_v = (a.sum(axis=1, dtype=np.float64) for a in (m, y, cost, v))
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            x_price = ak / self.price - e.x0 if self.price > 0 else np.full_like(x, np.inf)
+            if np.ndim(price):  # tiers: each employee's own price and quality
+                x_price = np.where(price > 0, ak / np.where(price > 0, price, 1.0) - e.x0, np.inf)
+            else:
+                x_price = ak / price - e.x0 if price > 0 else np.full_like(x, np.inf)
             waste = np.maximum(x - np.maximum(x_price, 0.0), 0.0).sum(axis=1, dtype=np.float64)
             h["tokens_per_employee"][t] = tot_m / N
             h["cost_per_employee"][t] = tot_cost / N
@@ -539,7 +655,7 @@ class Engine:
             h["waste_share"][t] = np.where(tot_m > 0, waste / np.where(tot_m > 0, tot_m, 1.0), 0.0)
             n_max = self.maxxer.sum(axis=1)
             h["maxxer_share"][t] = n_max / N
-            h["goodhart_rho"][t] = rank_correlation(self.metric_ranks(m), average_ranks(v)) if N > 2 else np.nan
+            h["goodhart_rho"][t] = rank_correlation(self.metric_ranks(out.metric), average_ranks(v)) if N > 2 else np.nan
             h["mean_skill"][t] = self.k.mean(axis=1)
             h["cutoff"][t] = pub.quantile(0.9)[:, 0]
             budgets = [p for p in self.policies if isinstance(p, Budget)]
@@ -552,6 +668,11 @@ class Engine:
             pm = (pay * self.maxxer).sum(axis=1)
             h["payoff_maxxer"][t] = np.where(n_max > 0, pm / np.maximum(n_max, 1), np.nan)
             h["payoff_honest"][t] = np.where(n_max < N, (pay.sum(axis=1) - pm) / np.maximum(N - n_max, 1), np.nan)
+            for j, name in enumerate(self.tier_names):
+                on_x, on_y = self.tier == j, self.tier_y == j
+                tok = np.where(on_x, x, 0.0).sum(axis=1, dtype=np.float64) + np.where(on_y, y, 0.0).sum(axis=1, dtype=np.float64)
+                h[f"tokens_per_employee[{name}]"][t] = tok / N
+                h[f"spend_per_employee[{name}]"][t] = tok * self.tier_prices[j] / N
 
     def run(self, progress=None) -> dict[str, np.ndarray]:
         """Step to the horizon; return the weekly history, metric -> (weeks, replications)."""

@@ -283,8 +283,21 @@ def check_policies(scn: Scenario, where: Where | None = None) -> None:
     """Validate every policy's parameters and every schedule reference."""
     from .policies import build
 
+    tiers = [t.name for t in scn.economy.tiers]
     for pid, raw in scn.policies.items():
-        build(pid, raw, where)
+        pol = build(pid, raw, where)
+        for field in ("default_tier", "justify"):  # routing names tiers of the economy
+            names = getattr(pol.p, field, None)
+            for j, name in enumerate((names,) if isinstance(names, str) else names or ()):
+                if name not in tiers:
+                    key = ("policies", pid, field) if isinstance(names, str) else ("policies", pid, field, j)
+                    f, line = where(key) if where else (None, None)
+                    if not tiers:
+                        raise ScenarioError(
+                            f"policy '{pid}' routes between model tiers, but the scenario has none: "
+                            "set economy.tiers (e.g. 'tiers: standard')", file=f, line=line, path=".".join(map(str, key)))
+                    raise ScenarioError(f"unknown tier '{name}'", file=f, line=line, path=".".join(map(str, key)),
+                                        allowed=tiers, got=name)
     for i, entry in enumerate(scn.schedule):
         for field in ("activate", "deactivate"):
             for j, pid in enumerate(getattr(entry, field)):

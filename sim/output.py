@@ -74,7 +74,7 @@ def finite_json(obj):
 
 
 #: weekly metrics that are undefined in some weeks (written as empty cells, never as NaN)
-MAY_BE_UNDEFINED = {"roi", "goodhart_rho", "payoff_honest", "payoff_maxxer"}
+MAY_BE_UNDEFINED = {"roi", "goodhart_rho", "payoff_honest", "payoff_maxxer", "price_elasticity"}
 
 
 def check_finite(table, name: str) -> None:
@@ -84,7 +84,7 @@ def check_finite(table, name: str) -> None:
         if values.dtype.kind != "f":
             continue
         bad = ~np.isfinite(values.to_numpy())
-        if col in MAY_BE_UNDEFINED:
+        if col in MAY_BE_UNDEFINED or "[" in col:  # tier columns are empty for scenarios without tiers
             bad &= ~values.isna().to_numpy()  # NaN means undefined here: written as an empty cell
         if bad.any():
             raise ValueError(f"{name}: column {col} holds {int(bad.sum())} non-finite value(s); refusing to write")

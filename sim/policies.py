@@ -74,13 +74,24 @@ class Policy:
     def settle(self, w: Week, out: WeekOutcome, on: np.ndarray) -> None:
         """Update state and add visible payoffs/overheads to ``out``; ``on`` is (R, 1) bool."""
 
+    def tier_utilities(self, w: Week, utils: list[np.ndarray], on: np.ndarray) -> list[np.ndarray]:
+        """Adjust each tier's utility (one (R, N) array per tier) before employees pick a tier."""
+        return utils
+
+    def route(self, w: Week, tx: np.ndarray, ty: np.ndarray, on: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Overrule the tiers picked for productive (tx) and gaming (ty) tokens, e.g. after a refused
+        justification; returns the tiers used."""
+        return tx, ty
+
 
 class NoPolicy(Policy):
     """Laissez-faire. The company pays for every token and measures nothing."""
 
 
 class LeaderboardParams(PolicyParams):
-    metric: Literal["tokens", "spend"] = Field("tokens", description="what is ranked (same order without tiers)")
+    metric: Literal["tokens", "spend"] = Field(
+        "tokens", description="what is ranked and published: tokens (Mtok), or spend ($; differs from tokens with tiers)"
+    )
     prize: float = param(300.0, ge=0, le=1e6, unit="$/week", doc="status at the top percentile, linear in percentile (prototype)")
     top_share: float = param(0.1, gt=0, le=1, unit="share", doc="share of employees on the visible top board")
     top_prize: float = param(600.0, ge=0, le=1e6, unit="$/week", doc="extra status for making the top board (prototype: 2x prize)")
@@ -102,15 +113,16 @@ class Leaderboard(Policy):
     Params = LeaderboardParams
 
     def thresholds(self, w: Week) -> list[np.ndarray]:
-        return [w.pub.quantile(1.0 - self.p.top_share) * w.aim]
+        return [w.tokens_of(w.pub.quantile(1.0 - self.p.top_share) * w.aim)]
 
     def expected(self, w, m, x, y, value):
         cut = w.pub.quantile(1.0 - self.p.top_share)
-        status = np.float32(self.p.prize) * w.pub.cdf(m) + np.float32(self.p.top_prize) * (m > cut)
+        metric = w.metric_of(m)
+        status = np.float32(self.p.prize) * w.pub.cdf(metric) + np.float32(self.p.top_prize) * (metric > cut)
         return w.s * status
 
     def settle(self, w, out, on):
-        pct, top = w.percentile(out.m, self.p.top_share)
+        pct, top = w.percentile(out.metric, self.p.top_share)
         out.visible += on * (self.p.prize * pct + self.p.top_prize * top)
 
 
@@ -150,6 +162,9 @@ class Budget(Policy):
 
     def _remaining_tokens(self, w):
         left = np.maximum(self.alloc - self.spent, 0.0)
+        if np.ndim(w.price):  # tiers: each employee's price
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return np.where(w.price > 0, left / np.where(w.price > 0, w.price, 1.0), np.inf)
         return left / w.price if w.price > 0 else np.full_like(left, np.inf)
 
     def thresholds(self, w):
@@ -371,9 +386,86 @@ class Chargeback(Policy):
         out.visible -= on * self.p.share * out.cost
 
 
+class RoutingParams(PolicyParams):
+    default_tier: str = Field("mid", description="the tier everyone uses unless a justification is approved")
+    justify: tuple[str, ...] = Field(("frontier",), description="tiers that need an approved justification")
+    justification_cost: float = param(
+        20.0, ge=0, le=1e5, unit="$/request", doc="employee time per justification, counted as overhead"
+    )
+    rule: Literal["random", "roi"] = Field(
+        "random", description="approval: at random with probability `approval`, or when last week's ROI >= `hurdle`"
+    )
+    approval: float = param(0.5, ge=0, le=1, unit="probability", doc="rule random: chance a request is approved")
+    hurdle: float = param(2.0, ge=0, le=1e3, unit="ratio", doc="rule roi: last week's value / cost needed")
+
+
+class Routing(Policy):
+    """Model routing: a default tier, and a justification to use the frontier tier.
+
+    Employees who want a tier listed in ``justify`` file a request each week it is wanted; each
+    request costs ``justification_cost`` of their time (counted as overhead, and weighed by the
+    employee) and is approved at random or on last week's measured ROI. A refused request falls
+    back to ``default_tier``. Source: routing and approval gates for frontier models after the
+    bill (MODEL.md §4.8); the tier prices are in docs/ODD.md.
+    """
+
+    name = "routing"
+    summary = "a default model tier; the frontier tier needs an approved, costly justification"
+    source = "model routing after the bill (MODEL.md §4.8)"
+    Params = RoutingParams
+    uniforms = 1
+
+    def reset(self, eng):
+        names = eng.tier_names
+        for t in (self.p.default_tier, *self.p.justify):
+            if t not in names:
+                from .errors import ScenarioError
+
+                raise ScenarioError(
+                    f"routing policy '{self.id}' names tier '{t}', but the scenario's tiers are: "
+                    f"{', '.join(names) or 'none (set economy.tiers, e.g. tiers: standard)'}",
+                    path=f"policies.{self.id}",
+                )
+        self.default = names.index(self.p.default_tier)
+        self.gated = np.array([n in self.p.justify for n in names])
+        self.requests = np.zeros((eng.R, eng.N), dtype=bool)
+
+    def _approved(self, w) -> np.ndarray:
+        if self.p.rule == "random":
+            (u,) = w.draws(self)
+            return u < self.p.approval
+        eng = w.eng  # last week's value and cost
+        return (eng.v >= self.p.hurdle * eng.cost) & (eng.cost > 0)
+
+    def tier_utilities(self, w, utils, on):
+        if self.p.rule == "random":
+            chance = np.float32(self.p.approval)
+        else:
+            chance = self._approved(w).astype(np.float32)
+        fallback = utils[self.default]
+        cost = np.float32(self.p.justification_cost)
+        return [
+            np.where(on, chance * u + (1 - chance) * fallback - cost, u) if self.gated[j] else u
+            for j, u in enumerate(utils)
+        ]
+
+    def route(self, w, tx, ty, on):
+        gx, gy = self.gated[tx], self.gated[ty]
+        asks = on & (gx | gy)  # one request a week covers both uses
+        self.requests = asks
+        refused = asks & ~self._approved(w)
+        d = np.int8(self.default)
+        return np.where(refused & gx, d, tx).astype(np.int8), np.where(refused & gy, d, ty).astype(np.int8)
+
+    def settle(self, w, out, on):
+        n = (self.requests & on).sum(axis=1)
+        out.overhead += self.p.justification_cost * n
+
+
 #: The registry: every shipped policy, by name. Names are unique (tested).
 REGISTRY: dict[str, type[Policy]] = {
-    cls.name: cls for cls in (NoPolicy, Leaderboard, Budget, Quota, TokenBonus, RoiGate, OutputBonus, Chargeback)
+    cls.name: cls
+    for cls in (NoPolicy, Leaderboard, Budget, Quota, TokenBonus, RoiGate, OutputBonus, Chargeback, Routing)
 }
 
 

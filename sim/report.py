@@ -52,8 +52,15 @@ def summary_table(summaries: dict[str, dict]) -> str:
     names = list(summaries)
     head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
     rows = []
-    for metric, (unit, meaning) in SUMMARY.items():
-        cells = "".join(f"<td>{_cell(summaries[n][metric])}</td>" for n in names)
+    extra = {"price_elasticity": ("d ln tokens / d ln price", "implied price elasticity of demand over the run: "
+                                  "ln(tokens end/start) / ln(price end/start); n/a where the price is constant")}
+    for n in names:  # model tiers
+        for k, d in summaries[n].items():
+            if "[" in k and k not in extra:
+                extra[k] = (d.get("unit", ""), f"{k.split('[')[0]} on the {k.split('[')[1][:-1]} tier")
+    empty = {"mean": None, "ci_low": None}
+    for metric, (unit, meaning) in {**SUMMARY, **extra}.items():
+        cells = "".join(f"<td>{_cell(summaries[n].get(metric, empty))}</td>" for n in names)
         rows.append(f'<tr><td title="{html.escape(meaning)}">{metric} <span class="unit">({html.escape(unit)})</span>'
                     f"</td>{cells}</tr>")
     return f"<table><caption>Mean and 95% CI across replications</caption><tr><th>metric</th>{head}</tr>{''.join(rows)}</table>"

@@ -43,10 +43,18 @@ class Results:
         return self._runs
 
     def summary(self) -> dict[str, dict]:
-        """metric -> {mean, sd, ci_low, ci_high, p05, p95, n, unit} across replications."""
+        """metric -> {mean, sd, ci_low, ci_high, p05, p95, n, unit} across replications.
+
+        The SUMMARY metrics, the implied price elasticity of demand (undefined, all None, when the
+        price does not move), and with model tiers the tokens and spend per tier."""
         from .stats import describe
 
-        return {k: describe(self.runs[k], SUMMARY[k][0]) for k in SUMMARY}
+        out = {k: describe(self.runs[k], SUMMARY[k][0]) for k in SUMMARY}
+        out["price_elasticity"] = describe(self.runs["price_elasticity"], EXTRA_UNITS["price_elasticity"])
+        for k in self.runs:
+            if "[" in k:
+                out[k] = describe(self.runs[k], EXTRA_UNITS[k.split("[")[0]])
+        return out
 
     def weekly_table(self):
         """The tidy weekly table: one row per replication and week."""
@@ -68,6 +76,33 @@ class Results:
         import pandas as pd
 
         return pd.DataFrame({"scenario": self.scenario.name, "seed": self.seed, "replication": self.reps, **self.runs})
+
+
+#: units of the summary entries beyond SUMMARY
+EXTRA_UNITS = {
+    "price_elasticity": "d ln tokens / d ln price",
+    "tokens": "Mtok/employee/week",
+    "spend": "$/employee/week",
+}
+#: weeks averaged at each end of a run for the implied price elasticity
+ELASTICITY_WEEKS = 4
+
+
+def price_elasticity(tokens: np.ndarray, cost: np.ndarray, weeks: int = ELASTICITY_WEEKS) -> np.ndarray:
+    """The implied (arc) price elasticity of demand over a run, per replication (MODEL.md §9.9).
+
+    ln(tokens at the end / tokens at the start) / ln(price at the end / price at the start),
+    each end averaged over ``weeks`` weeks, with the price the bill per token (blended over
+    tiers). It is the whole response to the run's price path, including whatever else moved
+    with it (an autonomy trend, policies); NaN where the price did not move (within 0.1%).
+    """
+    k = max(1, min(weeks, tokens.shape[0] // 2))
+    t0, t1 = tokens[:k].mean(axis=0), tokens[-k:].mean(axis=0)
+    c0, c1 = cost[:k].mean(axis=0), cost[-k:].mean(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lp = np.log((c1 / t1) / (c0 / t0))
+        out = np.log(t1 / t0) / lp
+    return np.where(np.isfinite(out) & (np.abs(lp) > 1e-3), out, np.nan)
 
 
 def run_metrics(weekly: dict[str, np.ndarray], employees: int) -> dict[str, np.ndarray]:
@@ -101,6 +136,11 @@ def run_metrics(weekly: dict[str, np.ndarray], employees: int) -> dict[str, np.n
     for k in ("tokens", "cost", "value", "net_value"):
         src = {"tokens": "tokens_per_employee"}.get(k, f"{k}_per_employee")
         out[f"total_{k}"] = w[src].sum(axis=0) * employees
+    out["price_elasticity"] = price_elasticity(tok, w["cost_per_employee"])
+    for k, v in w.items():  # model tiers: tokens_per_employee[frontier] -> tokens[frontier]
+        if "[" in k:
+            kind, tier = k.split("[")
+            out[f"{kind.split('_')[0]}[{tier}"] = v.mean(axis=0)
     return out
 
 
@@ -181,5 +221,5 @@ def run_scenario(
     finally:
         if bar is not None:
             bar.close()
-    weekly = {k: np.concatenate([p[k] for p in parts], axis=1) for k in WEEKLY}
+    weekly = {k: np.concatenate([p[k] for p in parts], axis=1) for k in parts[0]}
     return Results(scn, seed, list(range(R)), weekly)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal, get_args, get_origin
+
 from hypothesis import strategies as st
 
 from sim.config import Scenario
@@ -27,6 +29,8 @@ def field_value(info, cap: float = 1e4):
     lo, _, hi, _ = bounds(info)
     if ann is bool:
         return st.booleans()
+    if get_origin(ann) is Literal:
+        return st.sampled_from(get_args(ann))
     if ann is int:
         return st.integers(int(lo if lo is not None else 0), int(min(hi if hi is not None else 50, 60)))
     if ann is float:
@@ -43,7 +47,7 @@ def policy_params(draw, name: str) -> dict:
     cls = REGISTRY[name]
     out = {}
     for field, info in cls.Params.model_fields.items():
-        if field in ("type", "metric"):
+        if field in ("type", "default_tier", "justify"):
             continue
         strat = field_value(info)
         if strat is not None and draw(st.booleans()):
@@ -71,6 +75,8 @@ def scenarios(draw) -> Scenario:
                       "mutation": draw(st.floats(0.0, 0.2))},
         "policies": policies,
     }
+    if "routing" in names or draw(st.booleans()):  # model tiers (routing needs them)
+        data["economy"]["tiers"] = "standard"
     if names and draw(st.booleans()):
         pid = draw(st.sampled_from(names))
         if draw(st.booleans()):

@@ -129,10 +129,19 @@ CASES = [
 ]
 
 
+def at_price(price: str) -> str:
+    """The standard tiers, all at one price: what `economy.price` means for a tiered scenario."""
+    tiers = ", ".join(f"{{name: {n}, price: {price}, quality: {q}, speed: {v}}}"
+                      for n, q, v in (("frontier", 1, 1), ("mid", 0.9, 1.5), ("small", 0.7, 3)))
+    return f"economy.tiers=[{tiers}]"
+
+
 @pytest.mark.parametrize("name, extreme", CASES)
 def test_extreme_runs_with_invariants(name, extreme):
     overrides, _ = EXTREMES[extreme]
-    scn = load(name, *overrides)
+    tiered = bool(load(name).economy.tiers)
+    price = next((o.split("=")[1] for o in overrides if o.startswith("economy.price=")), None)
+    scn = load(name, *overrides, *([at_price(price)] if tiered and price else []))
     eng, res = runs_clean(scn)
     h = eng.history
     if "economy.price=0" in overrides:

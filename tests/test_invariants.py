@@ -22,8 +22,9 @@ POLICY_SCENARIOS["none"] = "baseline"
 
 def test_registry_names_unique_and_match():
     names = [cls.name for cls in REGISTRY.values()]
-    assert len(names) == len(set(names)) == 8
-    assert set(REGISTRY) == {"none", "leaderboard", "budget", "quota", "token_bonus", "roi_gate", "output_bonus", "chargeback"}
+    assert len(names) == len(set(names)) == 9
+    assert set(REGISTRY) == {"none", "leaderboard", "budget", "quota", "token_bonus", "roi_gate", "output_bonus",
+                             "chargeback", "routing"}
     for name, cls in REGISTRY.items():
         assert cls.name == name and cls.__doc__ and cls.summary and cls.source
 
