@@ -110,8 +110,8 @@ class Comparison:
         """scenario name -> the implied price elasticity of demand against the baseline (MODEL.md §9.9).
 
         Per replication, ln(tokens / baseline tokens) / ln(price / baseline price), with tokens
-        the run's mean use and price its bill per token: the same workforce (common random
-        numbers) facing two price paths. None where the price paths match (within 0.1%).
+        the run's mean use and price its mean list price (``list_price``): the same workforce
+        (common random numbers) facing two price paths. None where they match (within 0.1%).
         """
         base = self.results[self.baseline]
         out = {}
@@ -119,7 +119,7 @@ class Comparison:
             if i == self.baseline:
                 continue
             with np.errstate(divide="ignore", invalid="ignore"):
-                lp = np.log((res.runs["cost"] / res.runs["tokens"]) / (base.runs["cost"] / base.runs["tokens"]))
+                lp = np.log(res.runs["list_price"] / base.runs["list_price"])
                 e = np.log(res.runs["tokens"] / base.runs["tokens"]) / lp
             ok = np.isfinite(e) & (np.abs(lp) > 1e-3)
             out[res.scenario.name] = describe(e[ok], "d ln tokens / d ln price") if ok.any() else None

@@ -505,8 +505,7 @@ class Engine:
             if offered[k] is not None:  # a policy's threshold is not on the menu where it is off
                 u = np.where(offered[k], u, -np.inf)
             utilities.append(u)
-        pick = self._logit_pick(utilities, scn.choice.temperature)
-        m = np.take_along_axis(menu, pick[None].astype(np.intp), axis=0)[0]
+        m = self._logit_pick(utilities, scn.choice.temperature, menu)
         x = np.minimum(m, xg)
         y = m - x
         if rxy is not None:  # spend metric with tiers: the metric's gaming share, in gaming-tier tokens
@@ -547,8 +546,9 @@ class Engine:
         self._check_triggers()
         self.t += 1
 
-    def _logit_pick(self, utilities: list[np.ndarray], temperature: float) -> np.ndarray:
-        """Sample a menu index per employee with probability proportional to exp(U / lambda)."""
+    def _logit_pick(self, utilities: list[np.ndarray], temperature: float, menu: np.ndarray) -> np.ndarray:
+        """Sample a menu level per employee with probability proportional to exp(U / lambda), by
+        inverse CDF: level k is picked where the cumulative weight before it is below the target."""
         top = utilities[0]
         for u in utilities[1:]:
             top = np.maximum(top, u)
@@ -559,11 +559,12 @@ class Engine:
             total = total + wk
         target = self._choice.next() * total
         acc = weights[0]
-        pick = (acc < target).astype(np.int8)
-        for wk in weights[1:-1]:
+        m = menu[0].copy()
+        np.copyto(m, menu[1], where=acc < target)
+        for k, wk in enumerate(weights[1:-1], start=2):
             acc = acc + wk
-            pick += acc < target
-        return pick
+            np.copyto(m, menu[k], where=acc < target)
+        return m
 
     def _imitate(self, payoff: np.ndarray) -> None:
         """Fermi pairwise comparison: with probability q, look at one neighbour j and adopt its
@@ -576,7 +577,8 @@ class Engine:
         if movable:
             q = np.float32(im.rate)
             who = np.flatnonzero(decide < q)  # the revisers, as flat indices into (R, N)
-            rows, cols = np.divmod(who, N)
+            rows = who // N
+            cols = who - rows * N
             if self.scn.network.kind == "well_mixed":
                 j = (cols + 1 + (pick[who] * (N - 1)).astype(np.int64)) % N
             else:
@@ -668,11 +670,21 @@ class Engine:
             pm = (pay * self.maxxer).sum(axis=1)
             h["payoff_maxxer"][t] = np.where(n_max > 0, pm / np.maximum(n_max, 1), np.nan)
             h["payoff_honest"][t] = np.where(n_max < N, (pay.sum(axis=1) - pm) / np.maximum(N - n_max, 1), np.nan)
+            tier_tok = []
             for j, name in enumerate(self.tier_names):
                 on_x, on_y = self.tier == j, self.tier_y == j
                 tok = np.where(on_x, x, 0.0).sum(axis=1, dtype=np.float64) + np.where(on_y, y, 0.0).sum(axis=1, dtype=np.float64)
                 h[f"tokens_per_employee[{name}]"][t] = tok / N
                 h[f"spend_per_employee[{name}]"][t] = tok * self.tier_prices[j] / N
+                tier_tok.append(tok)
+            if self.J:  # the list price at week 0's token mix: prices move it, the mix does not
+                if t == 0:
+                    tok = np.stack(tier_tok)
+                    total = tok.sum(axis=0)
+                    self._mix0 = np.where(total > 0, tok / np.where(total > 0, total, 1.0), 1.0 / self.J)
+                h["list_price"][t] = (self._mix0 * np.array(self.tier_prices)[:, None]).sum(axis=0)
+            else:
+                h["list_price"][t] = self.price
 
     def run(self, progress=None) -> dict[str, np.ndarray]:
         """Step to the horizon; return the weekly history, metric -> (weeks, replications)."""

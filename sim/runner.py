@@ -88,19 +88,20 @@ EXTRA_UNITS = {
 ELASTICITY_WEEKS = 4
 
 
-def price_elasticity(tokens: np.ndarray, cost: np.ndarray, weeks: int = ELASTICITY_WEEKS) -> np.ndarray:
+def price_elasticity(tokens: np.ndarray, price: np.ndarray, weeks: int = ELASTICITY_WEEKS) -> np.ndarray:
     """The implied (arc) price elasticity of demand over a run, per replication (MODEL.md §9.9).
 
-    ln(tokens at the end / tokens at the start) / ln(price at the end / price at the start),
-    each end averaged over ``weeks`` weeks, with the price the bill per token (blended over
-    tiers). It is the whole response to the run's price path, including whatever else moved
-    with it (an autonomy trend, policies); NaN where the price did not move (within 0.1%).
+    ln(tokens at the end / tokens at the start) / ln(list price at the end / at the start), each
+    end averaged over ``weeks`` weeks (with tiers, the list price at week 0's tier mix, so that
+    a shift between tiers is not read as a price change). It is the whole response along the
+    run's price path, including whatever else moved with it (learning, an autonomy trend,
+    policies); NaN where the price did not move (within 0.1%).
     """
     k = max(1, min(weeks, tokens.shape[0] // 2))
     t0, t1 = tokens[:k].mean(axis=0), tokens[-k:].mean(axis=0)
-    c0, c1 = cost[:k].mean(axis=0), cost[-k:].mean(axis=0)
+    p0, p1 = price[:k].mean(axis=0), price[-k:].mean(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        lp = np.log((c1 / t1) / (c0 / t0))
+        lp = np.log(p1 / p0)
         out = np.log(t1 / t0) / lp
     return np.where(np.isfinite(out) & (np.abs(lp) > 1e-3), out, np.nan)
 
@@ -136,7 +137,8 @@ def run_metrics(weekly: dict[str, np.ndarray], employees: int) -> dict[str, np.n
     for k in ("tokens", "cost", "value", "net_value"):
         src = {"tokens": "tokens_per_employee"}.get(k, f"{k}_per_employee")
         out[f"total_{k}"] = w[src].sum(axis=0) * employees
-    out["price_elasticity"] = price_elasticity(tok, w["cost_per_employee"])
+    out["price_elasticity"] = price_elasticity(tok, w["list_price"])
+    out["list_price"] = w["list_price"].mean(axis=0)
     for k, v in w.items():  # model tiers: tokens_per_employee[frontier] -> tokens[frontier]
         if "[" in k:
             kind, tier = k.split("[")

@@ -102,6 +102,8 @@ def test_outputs_carry_tokens_and_spend_per_tier_that_add_up():
     np.testing.assert_allclose(spend, w["cost_per_employee"], rtol=1e-4)
     summary = res.summary()
     assert summary["spend[frontier]"]["unit"] == "$/employee/week"
+    # list prices do not move: a shift between tiers is not a price change
+    assert summary["price_elasticity"]["mean"] is None
     assert "tokens[small]" in res.weekly_table().columns.str.replace("_per_employee", "").tolist()
 
 
@@ -147,7 +149,7 @@ def test_price_elasticity_formula():
     weeks = 20
     tokens = np.column_stack([np.full(weeks, 10.0), np.linspace(10, 40, weeks)])
     price = np.column_stack([np.full(weeks, 2.0), np.linspace(2, 0.5, weeks)])
-    e = price_elasticity(tokens, tokens * price, weeks=1)
+    e = price_elasticity(tokens, price, weeks=1)
     assert np.isnan(e[0])  # constant price: undefined
     assert e[1] == pytest.approx(np.log(4) / np.log(0.25))  # tokens x4 as the price falls 4x: -1
 
