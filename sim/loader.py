@@ -218,6 +218,22 @@ def _submodel(ann: Any, value: Any) -> type[BaseModel] | None:
     return None
 
 
+def _member_by_tag(ann: Any, tag: Any) -> type[BaseModel] | None:
+    """The member of a tagged union annotation whose ``dist`` tag is ``tag``, if any."""
+    if ann is None or not isinstance(tag, str):
+        return None
+    for arg in get_args(ann):
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            field = arg.model_fields.get("dist")
+            if field is not None and field.default == tag:
+                return arg
+        elif get_args(arg):
+            sub = _member_by_tag(arg, tag)
+            if sub is not None:
+                return sub
+    return None
+
+
 def validation_error(exc: Exception, model: type[BaseModel], prefix: Key, where: Where | None, data: Any = None) -> ScenarioError:
     """Turn the first pydantic error into a one-line ScenarioError with file, line and choices."""
     if not isinstance(exc, ValidationError):
@@ -228,8 +244,12 @@ def validation_error(exc: Exception, model: type[BaseModel], prefix: Key, where:
     cls: type[BaseModel] | None = model
     node = data
     clean: list[Any] = []
+    ann: Any = None
     for part in loc:
-        if cls is not None and isinstance(part, str) and part in cls.model_fields:
+        tagged = _member_by_tag(ann, part)
+        if tagged is not None and (cls is None or part not in cls.model_fields):
+            cls = tagged  # a union tag added by pydantic: it names the member that failed; skipped
+        elif cls is not None and isinstance(part, str) and part in cls.model_fields:
             ann = cls.model_fields[part].annotation
             node = node.get(part) if isinstance(node, dict) else None
             clean.append(part)

@@ -11,7 +11,8 @@ defined. Finally a few extremes go end to end through ``sim run`` and the result
 checked: ``summary.json`` is strict JSON (no NaN/Infinity constants) and no cell of
 ``weekly.csv`` or ``runs.csv`` reads nan or inf (an undefined cell is empty).
 
-Bugs found here were pinned as strict xfails; all but one (BETA_PATH_BUG) are fixed.
+Bugs found here were pinned as strict xfails until fixed; all are fixed (the last: a bad `a`/`b` of a
+Beta trait given without `dist` is now reported at its own key, e.g. workforce.status_seeking.a).
 """
 
 from __future__ import annotations
@@ -242,19 +243,20 @@ def test_parameter_at_its_bound_runs(key, value, scenario):
     runs_clean(scn)
 
 
-#: known bug: a partial override of a distribution whose default family is not lognormal loses the field name
-BETA_PATH_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="BUG (message): for workforce.status_seeking / initial_skill (default family beta) given without 'dist', "
-           "a bad a or b is reported at 'workforce.status_seeking', without '.a'/'.b' (sim.loader._submodel picks "
-           "the union member by the lognormal default tag, then drops the field): the key is not named")
+@pytest.mark.parametrize(
+    "key, value, scenario",
+    [pytest.param(k, v, s, id=f"{k}={v!r}")
+     for k, v, _, s, side in _edge_cases()],
+)
+def test_parameter_at_its_bound_runs(key, value, scenario):
+    """Each declared parameter at each declared bound (the nearest allowed value) loads and runs clean."""
+    scn = load(scenario, f"{key}={value!r}", employees=40, weeks=8, replications=2)
+    runs_clean(scn)
 
 
 @pytest.mark.parametrize(
     "key, value, scenario",
-    [pytest.param(k, bad, s, id=f"{k}={bad!r}",
-                  marks=[BETA_PATH_BUG] if k.split(".")[1:2] in (["status_seeking"], ["initial_skill"]) else [])
-     for k, _, bad, s, side in _edge_cases()],
+    [pytest.param(k, bad, s, id=f"{k}={bad!r}") for k, _, bad, s, side in _edge_cases()],
 )
 def test_parameter_just_outside_its_bound_refused(key, value, scenario):
     """One step past each declared bound is refused, naming the key and the bound."""
