@@ -24,8 +24,15 @@ def _run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line, like every other error of ``sim`` (exit code 2)."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see '{self.prog} --help')\n")
+
+
 def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
+    ap = Parser(
         prog="sim",
         description="Agent-based simulator of corporate AI-token incentive policies (tokenmaxxing).",
         epilog="Example: sim run scenarios/leaderboard.yaml",

@@ -48,5 +48,5 @@ class ScenarioError(Exception):
                 close = difflib.get_close_matches(str(self.got), self.allowed, n=1, cutoff=0.6)
                 if close:
                     text += f"; did you mean '{close[0]}'?"
-            text += " Allowed: " + ", ".join(self.allowed) + "."
+            text += (" Allowed: " + ", ".join(self.allowed) + ".") if self.allowed else " There are none to choose from."
         return " ".join(text.split())  # always one line

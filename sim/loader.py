@@ -104,12 +104,19 @@ def _construct(loader: yaml.SafeLoader, node: yaml.Node, path: Key, lines: dict,
     if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and node.tag not in _PLAIN_TAGS:
         raise yaml.MarkedYAMLError(problem=f"unknown YAML tag {node.tag!r}", problem_mark=node.start_mark)
     if isinstance(node, yaml.MappingNode):
+        written = {id(k) for k, _ in node.value}  # keys written here, not brought in by a << merge
         loader.flatten_mapping(node)
         out: dict[Any, Any] = {}
+        first: dict[Any, int] = {}
         for key_node, value_node in node.value:
             key = loader.construct_object(key_node, deep=True)
             if not isinstance(key, (str, int, float, bool)) or key is None:
                 raise yaml.MarkedYAMLError(problem="keys must be plain names", problem_mark=key_node.start_mark)
+            if id(key_node) in written:
+                if key in first:  # PyYAML would silently keep the last one
+                    raise ScenarioError(f"duplicate key '{key}' (first given on line {first[key]})",
+                                        line=key_node.start_mark.line + 1, path=".".join(map(str, path + (key,))))
+                first[key] = key_node.start_mark.line + 1
             lines[path + (key,)] = key_node.start_mark.line + 1
             out[key] = _construct(loader, value_node, path + (key,), lines, count)
         return out

@@ -7,7 +7,7 @@ show the unit and the source next to the value.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -24,7 +24,8 @@ class Strict(BaseModel):
         the word instead, so that its own validation refuses it with the field's path."""
         if isinstance(data, dict):
             bad = {name for name, field in cls.model_fields.items()
-                   if field.annotation in (int, float) and isinstance(data.get(name), bool)}
+                   if (field.annotation in (int, float) or {int, float} & set(get_args(field.annotation)))
+                   and isinstance(data.get(name), bool)}
             if bad:
                 data = {k: (str(v).lower() if k in bad else v) for k, v in data.items()}
         return data

@@ -594,3 +594,45 @@ def test_scenario_error_str_is_always_one_line(message, file, line, path, allowe
     s = str(ScenarioError(message, file=file, line=line, path=path, allowed=allowed, got=got))
     assert len(s.splitlines()) <= 1
     assert "\n" not in s and "\r" not in s
+
+
+# --- fixed in session 2 (were observations in docs/robustness.md) --------------------------------
+def test_session2_fixes_argparse_errors_are_one_line():
+    for argv in (["run"], ["run", "baseline", "--bogus"], ["frob"]):
+        r = subprocess.run([sys.executable, "-m", "sim.cli", *argv], capture_output=True, text=True, cwd=REPO)
+        assert r.returncode == 2
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and "--help" in lines[0], r.stderr
+
+
+def test_session2_fixes_duplicate_keys_refused_with_both_lines(tmp_path):
+    f = tmp_path / "dup.yaml"
+    f.write_text("extends: baseline\nweeks: 10\npolicies:\n  leaderboard: {prize: 1, prize: 2}\nweeks: 12\n")
+    with pytest.raises(ScenarioError) as e:
+        load_scenario(f)
+    assert "dup.yaml:4:" in str(e.value) and "duplicate key 'prize' (first given on line 4)" in str(e.value)
+    f.write_text("extends: baseline\nweeks: 10\nweeks: 12\n")
+    with pytest.raises(ScenarioError, match=r"dup.yaml:3: weeks: duplicate key 'weeks' \(first given on line 2\)"):
+        load_scenario(f)
+    # a << merge may still be overridden by a key written beside it
+    f.write_text("extends: baseline\nworkforce:\n  productivity: &b {dist: lognormal, median: 400, sigma: 0.5}\n"
+                 "  gaming_aversion: {<<: *b, median: 3}\n")
+    ga = load_scenario(f).workforce.gaming_aversion
+    assert (ga.median, ga.sigma) == (3, 0.5)
+
+
+@pytest.mark.parametrize("text, key", [
+    ("schedule:\n  - week: true\n    deactivate: [leaderboard]\n", "schedule.0.week"),
+    ("schedule:\n  - when: {metric: cost_per_employee, above: true}\n    deactivate: [leaderboard]\n",
+     "schedule.0.when.above"),
+])
+def test_session2_fixes_booleans_refused_for_optional_numbers(tmp_path, text, key):
+    f = tmp_path / "b.yaml"
+    f.write_text("extends: leaderboard\n" + text)
+    with pytest.raises(ScenarioError) as e:
+        load_scenario(f)
+    assert key in str(e.value)
+
+
+def test_session2_fixes_no_choices_left_says_so():
+    assert str(ScenarioError("unknown policy id 'x'", allowed=[], got="x")).endswith("There are none to choose from.")
