@@ -708,6 +708,7 @@ class ReferenceEconomy(mesa.Model):
             "cutoff": self.published.quantile(0.9),
             "audits_per_employee": self.audits / n,
             "penalty_rate": self.detections / n,
+            "list_price": e.price,  # the reference has no price trends and no tiers
         }
         maxxers = [a for a in emps if a.maxxer]
         honest = [a for a in emps if not a.maxxer]

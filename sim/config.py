@@ -202,7 +202,7 @@ class Economy(Strict):
         if v == "standard":
             return STANDARD_TIERS
         if isinstance(v, str):
-            raise ValueError(f"tiers must be a list of tiers or 'standard' (got '{v}')")
+            raise ValueError("tiers must be a list of tiers or 'standard'")
         return v
 
     @field_validator("tiers", mode="after")

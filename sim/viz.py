@@ -462,11 +462,11 @@ def serve(scenario: str | Path = "leaderboard", *, port: int = 8765, host: str =
     settings.telemetry.mixpanel_enable = False
     from . import viz_assets
 
+    sock = _bind(host, port)  # a busy port is refused before any download
     try:  # the page's JavaScript and CSS: fetched once from npm when missing
         viz_assets.ensure(log=lambda msg: print(msg, file=sys.stderr, flush=True))
     except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
         print(f"sim viz: warning: {exc}; the page will try the public CDN instead", file=sys.stderr, flush=True)
-    sock = _bind(host, port)
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{sock.getsockname()[1]}/"
     config = uvicorn.Config("solara.server.starlette:app", log_level="warning", lifespan="on")
