@@ -276,26 +276,27 @@ def _dask(job: dict, tasks: list[tuple[int, int, list]], address: str) -> Iterat
     try:
         slots = max(2, 2 * sum(client.nthreads().values()))
         todo = iter(tasks)
-        ac = as_completed()
         keys: dict = {}
 
-        def submit() -> bool:
+        def submit():
             t = next(todo, None)
             if t is None:
-                return False
+                return None
             fut = client.submit(run_chunk, job, t[1], t[2], pure=False, key=f"sim-sweep-chunk-{t[0]}-{os.getpid()}")
             keys[fut.key] = t[0]
-            ac.add(fut)
-            return True
+            return fut
 
-        for _ in range(slots):
-            if not submit():
-                break
+        first = [f for f in (submit() for _ in range(slots)) if f is not None]
+        if not first:
+            return
+        ac = as_completed(first, loop=client.loop)
         for fut in ac:
             cols = fut.result()
             k = keys.pop(fut.key)
             fut.release()
-            submit()
+            nxt = submit()
+            if nxt is not None:
+                ac.add(nxt)
             yield k, cols
     finally:
         client.close()

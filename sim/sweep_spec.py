@@ -225,7 +225,7 @@ def _tree(data: dict) -> dict:
     return tree
 
 
-def _field(tree: dict, name: str, f: str, line: int | None) -> Any:
+def _field(tree: dict, name: str, f: str, line: int | None, prefix: str = "") -> Any:
     """The current value at a dotted path of the base scenario, or a did-you-mean error."""
     node: Any = tree
     parts = name.split(".")
@@ -233,14 +233,15 @@ def _field(tree: dict, name: str, f: str, line: int | None) -> Any:
         if not isinstance(node, dict) or part not in node:
             here = ".".join(parts[:i]) or "the scenario"
             if not isinstance(node, dict):
-                raise ScenarioError(f"'{here}' is a value, not a block of parameters", file=f, line=line, path=name)
+                raise ScenarioError(f"'{here}' is a value, not a block of parameters", file=f, line=line,
+                                    path=prefix + name)
             what = "policy" if parts[:i] == ["policies"] else "key"
-            raise ScenarioError(f"unknown {what} '{part}' in {here}", file=f, line=line, path=name,
+            raise ScenarioError(f"unknown {what} '{part}' in {here}", file=f, line=line, path=prefix + name,
                                 allowed=[str(k) for k in node], got=part)
         node = node[part]
     if isinstance(node, (dict, list)):
-        raise ScenarioError(f"'{name}' is a block, not a single parameter; name one of its fields", file=f,
-                            line=line, path=name, allowed=[str(k) for k in node] if isinstance(node, dict) else None)
+        raise ScenarioError(f"'{name}' is a block, not a single parameter; name one of its fields.", file=f,
+                            line=line, path=prefix + name, allowed=[str(k) for k in node] if isinstance(node, dict) else None)
     return node
 
 
@@ -355,7 +356,7 @@ def load_sweep(name: str | Path) -> Sweep:
                             file=f, line=lines.get(("scenario",)), path="scenario") from None
     for k, v in spec.constants.items():
         line = lines.get(("constants", k))
-        _field(tree0, k, f, line)
+        _field(tree0, k, f, line, "constants.")
         set_path(base, k, v)
     base["name"] = spec.name
     try:
@@ -371,7 +372,7 @@ def load_sweep(name: str | Path) -> Sweep:
         raise ScenarioError(exc.message, file=f, line=lines.get(("constants",)), path=exc.path,
                             allowed=exc.allowed, got=exc.got) from None
     for p in params:
-        cur = _field(tree, p.name, f, p.line)
+        cur = _field(tree, p.name, f, p.line, "uncertainties." if p.group == "uncertainty" else "levers.")
         p.kind = ("bool" if isinstance(cur, bool) else "int" if isinstance(cur, int)
                   else "str" if isinstance(cur, str) else "float")
         if p.kind in ("bool", "str") and p.spec.levels is None:
@@ -409,6 +410,7 @@ def _check_levels(sw: Sweep, f: str) -> None:
             q = scale_samples(np.array([[0.001], [0.999]]), {"num_vars": 1, "bounds": [b], "dists": [d]})
             values = list(q[:, 0])
         at = ("uncertainties." if p.group == "uncertainty" else "levers.") + p.name
+        what = "level" if s.levels is not None else "bound" if s.bounds is not None else "0.1-99.9% quantile"
         for v in values:
             v = exact(p, v)
             if sw.model != "sim":
@@ -419,10 +421,10 @@ def _check_levels(sw: Sweep, f: str) -> None:
                 from .config import Scenario
 
                 err = validation_error(exc, Scenario, (), None, None)
-                raise ScenarioError(f"value {v!r} is out of range: {err.message}", file=f, line=p.line, path=at,
+                raise ScenarioError(f"{what} {v!r} is not allowed: {err.message}", file=f, line=p.line, path=at,
                                     allowed=err.allowed, got=err.got) from None
             except ScenarioError as exc:
-                raise ScenarioError(f"value {v!r} is out of range: {exc.message}", file=f, line=p.line, path=at,
+                raise ScenarioError(f"{what} {v!r} is not allowed: {exc.message}", file=f, line=p.line, path=at,
                                     allowed=exc.allowed, got=exc.got) from None
 
 
