@@ -116,13 +116,17 @@ def sensitivity(man: dict, points, summary, outcome: str):
 
 
 # --- binned means with confidence intervals, pooled from per-point summaries ------------------
-def _bins(values, max_bins: int) -> tuple[np.ndarray, list[str], np.ndarray]:
-    """(bin index per point, bin labels, bin centre or level position) for one parameter."""
+def _bins(values, max_bins: int, levels: int = 12) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """(bin index per point, bin labels, bin centre or level position) for one parameter.
+
+    A parameter with at most ``levels`` distinct values (a grid axis, levels) is binned by
+    value; any other by quantiles into ``max_bins`` bins.
+    """
     import pandas as pd
 
     s = pd.Series(values)
     uniq = pd.unique(s)
-    if len(uniq) <= max_bins or not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+    if len(uniq) <= max(levels, max_bins) or not pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
         try:
             order = sorted(uniq)
         except TypeError:
@@ -431,7 +435,8 @@ def cmd_analyze(args) -> int:
                     if "ST" in sub:
                         row += (f"{r.ST:.3f}", f"+/- {r.ST_conf:.3f}")
                     rows.append(row)
-            _table(rows, f"{o} ({man['method']}, {man['points']} points x {man['replications']} replications)")
+            _table(rows, f"{o} ({man['method']}, {man['points']} points x {man['replications']} replications)",
+                   file=sys.stdout)
             print()
     for n in res["notes"]:
         print(f"note: {n}", file=sys.stderr)
