@@ -13,7 +13,8 @@ Scaling: the same ``--scaling-points`` points (the first ones of the same design
 and on 2 processes; the speed-up is the ratio of the two wall times. The targets of issue 5:
 1,000 points in under 90 s on this 2-core machine, and at least 1.8x from 1 to 2 workers.
 The machine is shared: ``load`` (the 1-minute load average before each run) says how busy
-it was.
+it was, and ``cores used`` (CPU seconds of the sweep's processes over its wall time) how much
+of the machine the sweep actually got.
 """
 
 from __future__ import annotations
@@ -53,17 +54,26 @@ def load() -> float:
     return os.getloadavg()[0]
 
 
-def timed_sweep(tmp: Path, tag: str, points: int, workers: int, args, chunk: int) -> float:
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (the pool's workers, once joined)."""
+    import resource
+
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def timed_sweep(tmp: Path, tag: str, points: int, workers: int, args, chunk: int) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one sweep; CPU / wall is the number of cores it got."""
     from sim.sweep import run_sweep
 
     path = tmp / f"{tag}.yaml"
     path.write_text(SWEEP.format(employees=args.employees, weeks=args.weeks, replications=args.replications,
                                  points=points, chunk=chunk))
-    t = time.perf_counter()
+    c, t = cpu_seconds(), time.perf_counter()
     man = run_sweep(path, tmp / tag, workers=workers, progress=not args.quiet)
     wall = time.perf_counter() - t
     assert man["complete"] and man["computed"] == points
-    return wall
+    return wall, cpu_seconds() - c
 
 
 def main() -> None:
@@ -95,21 +105,24 @@ def main() -> None:
         if args.scaling_points:
             n = args.scaling_points
             l1 = load()
-            t1 = timed_sweep(tmp, "scale1", n, 1, args, chunk=1)
+            t1, c1 = timed_sweep(tmp, "scale1", n, 1, args, chunk=1)
             l2 = load()
-            t2 = timed_sweep(tmp, "scale2", n, 2, args, chunk=1)
+            t2, c2 = timed_sweep(tmp, "scale2", n, 2, args, chunk=1)
             rate1 = n * steps_per_point / t1
-            print(f"scaling, {n} points: 1 worker {t1:.1f} s (load {l1:.2f}), 2 workers {t2:.1f} s (load {l2:.2f}): "
+            print(f"scaling, {n} points: 1 worker {t1:.1f} s (load {l1:.2f}, {c1 / t1:.2f} cores used), "
+                  f"2 workers {t2:.1f} s (load {l2:.2f}, {c2 / t2:.2f} cores used): "
                   f"speed-up {t1 / t2:.2f}x (target >= 1.8x); 1 worker runs {rate1 / 1e6:.2f} M agent-steps/s")
             out.update(scaling_points=n, one_worker_s=round(t1, 2), two_workers_s=round(t2, 2),
-                       speedup=round(t1 / t2, 3), agent_steps_per_s_one_worker=round(rate1))
+                       speedup=round(t1 / t2, 3), agent_steps_per_s_one_worker=round(rate1),
+                       cores_used_one=round(c1 / t1, 2), cores_used_two=round(c2 / t2, 2))
         if not args.skip_main:
             P = args.points
             chunk = max(1, min(50, -(-P // 100)))
             lm = load()
-            tm = timed_sweep(tmp, "main", P, args.workers, args, chunk=chunk)
+            tm, cm = timed_sweep(tmp, "main", P, args.workers, args, chunk=chunk)
             rate = P * steps_per_point / tm
-            line = (f"main sweep: {P} points on {args.workers} workers in {tm:.1f} s (load {lm:.2f}), "
+            line = (f"main sweep: {P} points on {args.workers} workers in {tm:.1f} s (load {lm:.2f}, "
+                    f"{cm / tm:.2f} cores used), "
                     f"{P / tm:.2f} points/s, {rate / 1e6:.2f} M agent-steps/s")
             out.update(points=P, workers=args.workers, wall_s=round(tm, 2), agent_steps_per_s=round(rate))
             if P != target_points:

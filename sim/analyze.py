@@ -6,6 +6,7 @@
   total indices with 95% confidence half-widths (``sobol`` designs), Morris mu*, mu and sigma
   with mu*'s 95% half-width (``morris``), or RBD-FAST first-order indices (``latin_hypercube``;
   no indices for a ``grid``). Indices are computed on each point's mean over replications.
+- ``indices_s2.csv``: Sobol second-order indices per pair, when the design asked for them.
 - ``indices.png``: the indices per outcome, with their confidence intervals.
 - ``response_<outcome>.png``: one panel per parameter, the outcome's mean with its 95% CI band
   (replication rows pooled in bins of the parameter: its levels, or deciles).
@@ -91,6 +92,13 @@ def sensitivity(man: dict, points, summary, outcome: str):
         second = man["fingerprint"]["sweep"]["design"].get("second_order", False)
         r = sobol.analyze(problem, Y, calc_second_order=second, conf_level=0.95, seed=seed)
         df = pd.DataFrame({"S1": r["S1"], "S1_conf": r["S1_conf"], "ST": r["ST"], "ST_conf": r["ST_conf"]})
+        if second:  # pairs i < j, as extra rows "a x b" with S2 and its half-width
+            D = len(names)
+            pairs = [(i, j) for i in range(D) for j in range(i + 1, D)]
+            df.attrs["S2"] = pd.DataFrame({"outcome": outcome,
+                                           "parameter": [f"{names[i]} x {names[j]}" for i, j in pairs],
+                                           "S2": [r["S2"][i, j] for i, j in pairs],
+                                           "S2_conf": [r["S2_conf"][i, j] for i, j in pairs]})
     elif method == "morris":
         from SALib.analyze import morris
 
@@ -375,7 +383,14 @@ def analyze(out: str | Path, outcomes: list[str] | None = None, regime: tuple[st
         notes.append("grid design: no sensitivity indices (use sobol or morris); response plots and regime map only")
     elif man["method"] == "latin_hypercube":
         notes.append("latin_hypercube design: first-order indices by RBD-FAST (no total indices; use sobol for those)")
+    s2 = [t.attrs["S2"] for t in tables if "S2" in t.attrs]
+    for t in tables:
+        t.attrs.clear()
     indices = pd.concat(tables, ignore_index=True) if tables else None
+    second = pd.concat(s2, ignore_index=True) if s2 else None
+    if second is not None:
+        second.to_csv(dest / "indices_s2.csv", index=False, float_format="%.6g")
+        files.append(dest / "indices_s2.csv")
     if indices is not None:
         indices.to_csv(dest / "indices.csv", index=False, float_format="%.6g")
         doc = {"method": man["method"], "points": man["points"], "replications": R,
@@ -403,7 +418,8 @@ def analyze(out: str | Path, outcomes: list[str] | None = None, regime: tuple[st
         if pair is not None:
             files.append(plot_regime(rt, pair[0], pair[1], regime_outcome, dest / "regime_map.png",
                                      f"regime map: mean {regime_outcome} over {_short(pair[0])} x {_short(pair[1])}"))
-    return {"indices": indices, "files": files, "notes": notes, "regime": pair, "manifest": man}
+    return {"indices": indices, "second_order": second, "files": files, "notes": notes, "regime": pair,
+            "manifest": man}
 
 
 def _fmt(v) -> str:

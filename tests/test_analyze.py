@@ -169,3 +169,19 @@ def test_analyze_errors(tmp_path, capsys):
     assert "no sweep.json" in capsys.readouterr().err
     with pytest.raises(ScenarioError, match="several parameters"):
         resolve_param("leaderboard", ["policies.leaderboard.prize", "policies.leaderboard.top_share"])
+
+
+def test_ishigami_second_order_index_of_x1_x3(tmp_path):
+    """S2(x1, x3) = V13 / V = 0.244; the other pairs do not interact (S2 = 0)."""
+    text = (REPO / "sweeps" / "ishigami.yaml").read_text().replace("second_order", "x").replace(
+        "  seed: 1", "  seed: 1\n  second_order: true")
+    (tmp_path / "s2.yaml").write_text(text)
+    man = run_sweep(tmp_path / "s2.yaml", tmp_path / "out")
+    assert man["points"] == 1024 * (2 * 3 + 2)
+    res = analyze(tmp_path / "out", plots=False)
+    s2 = res["second_order"].set_index("parameter")
+    _, st = ishigami_indices()
+    assert (tmp_path / "out" / "analysis" / "indices_s2.csv").exists()
+    for pair, exact in (("x1 x x2", 0.0), ("x1 x x3", st[2]), ("x2 x x3", 0.0)):
+        est, conf = s2.loc[pair, "S2"], s2.loc[pair, "S2_conf"]
+        assert abs(est - exact) <= conf + 0.02, f"S2 {pair}: {est:.3f} +/- {conf:.3f}, analytic {exact:.3f}"
