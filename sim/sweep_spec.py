@@ -206,12 +206,21 @@ def resolve_sweep_path(name: str | Path) -> Path:
     raise ScenarioError(f"sweep file not found: '{name}'", allowed=shipped, got=Path(name).stem)
 
 
-def outcome_names() -> list[str]:
-    """Every run metric a sweep can keep: the SUMMARY metrics plus whole-run totals."""
+def outcome_names(base: dict | None = None) -> list[str]:
+    """Every run metric a sweep of ``base`` can keep: SUMMARY metrics, whole-run totals, and any
+    the scenario adds (per-tier figures, for one). Found by a one-week run of a few employees."""
     from .metrics import WEEKLY
-    from .runner import run_metrics
+    from .runner import run_metrics, run_scenario
 
-    return list(run_metrics({k: np.zeros((1, 1)) for k in WEEKLY}, 1))
+    names = list(run_metrics({k: np.zeros((1, 1)) for k in WEEKLY}, 1))
+    if base is not None:
+        try:
+            tiny = {**copy.deepcopy(base), "employees": min(int(base.get("employees", 1000)), 20), "weeks": 1,
+                    "replications": 1, "schedule": []}
+            names += [k for k in run_scenario(scenario_at(tiny, [], []), 1).runs if k not in names]
+        except Exception:  # noqa: BLE001 - a scenario that cannot run this small keeps the standard list
+            pass
+    return names
 
 
 def _tree(data: dict) -> dict:
@@ -379,7 +388,7 @@ def load_sweep(name: str | Path) -> Sweep:
             at = ("uncertainties." if p.group == "uncertainty" else "levers.") + p.name
             raise ScenarioError(f"'{p.name}' is a {'true/false' if p.kind == 'bool' else 'word'} setting: "
                                 f"give its 'levels', not bounds", file=f, line=p.line, path=at)
-    outs = outcome_names()
+    outs = outcome_names(base)
     if spec.outcomes is not None:
         for i, o in enumerate(spec.outcomes):
             if o not in outs:
