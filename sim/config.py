@@ -173,7 +173,9 @@ STANDARD_TIERS = (
 class Economy(Strict):
     """Prices, value function and frictions (MODEL.md §2-§4, §8)."""
 
-    price: float = param(3.0, ge=0, le=1e4, unit="$/Mtok", doc="blended token price p (simonw/llm-prices: $0.5-5)")
+    price: float = param(
+        3.0, ge=0, le=1e4, unit="$/Mtok", doc="blended token price p (simonw/llm-prices: $0.5-5); unused with tiers"
+    )
     attention_cost: float = param(
         4.0, ge=1e-3, le=1e4, unit="$/Mtok", doc="tau, human attention per productive Mtok (prototype)"
     )

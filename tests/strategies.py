@@ -77,6 +77,7 @@ def scenarios(draw) -> Scenario:
     }
     if "routing" in names or draw(st.booleans()):  # model tiers (routing needs them)
         data["economy"]["tiers"] = "standard"
+        del data["economy"]["price"]  # tiers carry their own prices
     if names and draw(st.booleans()):
         pid = draw(st.sampled_from(names))
         if draw(st.booleans()):
