@@ -184,6 +184,18 @@ class Week:
         return self.eng.policy_draws(policy)
 
 
+def _arg_best(values: list[np.ndarray], better) -> np.ndarray:
+    """Index of the best of several same-shaped arrays, elementwise; ties go to the first (as
+    numpy's argmax/argmin, without stacking them)."""
+    best = values[0]
+    idx = np.zeros(best.shape, dtype=np.int8)
+    for j, v in enumerate(values[1:], start=1):
+        win = better(v, best)
+        idx[win] = j
+        best = np.where(win, v, best)
+    return idx
+
+
 class Engine:
     """A batch of replications of one scenario, stepped one week at a time.
 
@@ -212,6 +224,8 @@ class Engine:
             self._tier_q = np.array([t.quality for t in e.tiers], dtype=np.float32)
             self._tier_inv_speed = np.array([1.0 / t.speed for t in e.tiers], dtype=np.float32)
         self.tier = np.zeros((self.R, self.N), dtype=np.int8)
+        #: pick tiers by the closed-form shortcut when nobody pays a price (tested equal to the general rule)
+        self.tier_shortcut = True
         self.active = {p.id: np.full(self.R, bool(p.p.active)) for p in self.policies}
         self._triggers = [
             (e, np.zeros(self.R, dtype=np.int64), np.zeros(self.R, dtype=bool)) for e in scn.schedule if e.when
@@ -360,27 +374,23 @@ class Engine:
         tau, x0 = F(self.tau), F(e.x0)
         sig = self.sigma.astype(F)
         base = self._oms32 * self.a * self.k
+        with np.errstate(divide="ignore"):  # base = 0 (no skill, or s = 1): ln = -inf, surplus 0
+            log_base = np.log(base)  # ln A_j = ln base + ln q_j: one logarithm for all tiers
         prices = np.array(self.tier_prices, dtype=F)
-        utils, burn = [], []
-        for j in range(self.J):
-            p = prices[j]
-            A = base * self._tier_q[j]
-            cpx0 = (tau + sig * p) * x0
-            ratio = A / cpx0
-            utils.append(np.where(ratio > 1, A * (np.log(np.maximum(ratio, F(1.0))) - F(1.0)) + cpx0, F(0.0)))
-            g = sig * p + self._c32 * self._tier_inv_speed[j]  # cost of a gaming Mtok on tier j
-            burn.append(g / max(p, F(1e-9)) if self.spend_metric else g)
-        for p in active:
-            utils = p.tier_utilities(w, utils, self._on(p))
-        tx = np.argmax(np.stack(utils), axis=0).astype(np.int8)
-        ty = np.argmin(np.stack(burn), axis=0).astype(np.int8)
-        for p in active:
-            tx, ty = p.route(w, tx, ty, self._on(p))
+        shortcut = self.tier_shortcut and not sig.any()
+        hooks = any(type(p).tier_utilities is not Policy.tier_utilities or type(p).route is not Policy.route
+                    for p in active)
+        if shortcut and not hooks:
+            tx, ty, px, py, q, inv_speed = self._free_tiers(log_base, F(tau * x0), prices)
+        else:
+            tx, ty = self._priced_tiers(active, w, base, log_base, tau, x0, sig, prices)
+            for p in active:
+                tx, ty = p.route(w, tx, ty, self._on(p))
+            px, py, q, inv_speed = prices[tx], prices[ty], self._tier_q[tx], self._tier_inv_speed[ty]
         self.tier, self.tier_y = tx, ty
-        px, py = prices[tx], prices[ty]
         self.price, self.price_y = px, py
-        self._q = self._tier_q[tx]
-        g = sig * py + self._c32 * self._tier_inv_speed[ty]
+        self._q = q
+        g = sig * py + self._c32 * inv_speed
         # a menu level m counts the metric in productive tokens; a gaming token adds mu_y / mu_x
         # of them, so y = r (m - x) with r = mu_x / mu_y (1 when the metric counts tokens)
         self._r = px / np.maximum(py, F(1e-9)) if self.spend_metric else None
@@ -388,6 +398,44 @@ class Engine:
         w.price = px
         w.tier = tx
         return tau + sig * px
+
+    def _free_tiers(self, log_base: np.ndarray, tau_x0: np.float32, prices: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The tiers when no employee pays any price (sigma = 0) and no policy weighs the tiers.
+
+        Then every tier costs the same per productive token (tau), the surplus grows with the
+        quality, and the best productive tier is the highest-quality one wherever it yields a
+        positive surplus (elsewhere all tie at 0 and the first is kept, as in the general case).
+        A gaming token costs c_i / speed_j, times 1 / p_j on a spend board: the same tier is the
+        cheapest for every employee with c_i > 0. Exactly the general rule, in a few passes.
+        """
+        F = np.float32
+        q, inv_speed = self._tier_q, self._tier_inv_speed
+        jq = int(np.argmax(q))
+        best = log_base + np.log(q[jq] / tau_x0) > 0  # else every tier's surplus is 0: the first
+        per_burn = inv_speed / np.maximum(prices, F(1e-9)) if self.spend_metric else inv_speed
+        jy = int(np.argmin(per_burn))
+        burns = self._c32 > 0  # else burning costs nothing anywhere: the first
+        tx = np.where(best, np.int8(jq), np.int8(0))
+        ty = np.where(burns, np.int8(jy), np.int8(0))
+        return (tx, ty, np.where(best, prices[jq], prices[0]), np.where(burns, prices[jy], prices[0]),
+                np.where(best, q[jq], q[0]), np.where(burns, inv_speed[jy], inv_speed[0]))
+
+    def _priced_tiers(self, active, w, base, log_base, tau, x0, sig, prices) -> tuple[np.ndarray, np.ndarray]:
+        """The tiers in general: each tier's surplus and burning cost compared employee by employee."""
+        F = np.float32
+        utils, burn = [], []
+        for j in range(self.J):
+            p = prices[j]
+            A = base * self._tier_q[j]
+            cpx0 = (tau + sig * p) * x0
+            log_ratio = log_base + np.log(self._tier_q[j] / cpx0)  # (R, 1) constant per tier
+            with np.errstate(invalid="ignore"):
+                utils.append(np.where(log_ratio > 0, A * (log_ratio - F(1.0)) + cpx0, F(0.0)))
+            g = sig * p + self._c32 * self._tier_inv_speed[j]  # cost of a gaming Mtok on tier j
+            burn.append(g / max(p, F(1e-9)) if self.spend_metric else g)
+        for p in active:
+            utils = p.tier_utilities(w, utils, self._on(p))
+        return _arg_best(utils, np.greater), _arg_best(burn, np.less)
 
     def metric_ranks(self, m: np.ndarray) -> np.ndarray:
         """Exact (tie-averaged) ranks of this week's metric, computed once per week."""
@@ -670,13 +718,14 @@ class Engine:
             pm = (pay * self.maxxer).sum(axis=1)
             h["payoff_maxxer"][t] = np.where(n_max > 0, pm / np.maximum(n_max, 1), np.nan)
             h["payoff_honest"][t] = np.where(n_max < N, (pay.sum(axis=1) - pm) / np.maximum(N - n_max, 1), np.nan)
-            tier_tok = []
+            tier_tok = [  # tokens per tier and replication, productive and gaming
+                (x * (self.tier == j)).sum(axis=1, dtype=np.float64) + (y * (self.tier_y == j)).sum(axis=1, dtype=np.float64)
+                for j in range(self.J)
+            ]
             for j, name in enumerate(self.tier_names):
-                on_x, on_y = self.tier == j, self.tier_y == j
-                tok = np.where(on_x, x, 0.0).sum(axis=1, dtype=np.float64) + np.where(on_y, y, 0.0).sum(axis=1, dtype=np.float64)
+                tok = tier_tok[j]
                 h[f"tokens_per_employee[{name}]"][t] = tok / N
                 h[f"spend_per_employee[{name}]"][t] = tok * self.tier_prices[j] / N
-                tier_tok.append(tok)
             if self.J:  # the list price at week 0's token mix: prices move it, the mix does not
                 if t == 0:
                     tok = np.stack(tier_tok)

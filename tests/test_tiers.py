@@ -205,3 +205,22 @@ def test_compare_states_the_elasticity_when_prices_differ(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "Implied price elasticity of demand against dear: -" in out
     assert "Implied price elasticity" in (tmp_path / "c" / "report.html").read_text()
+
+
+@pytest.mark.parametrize("extra", [[], SPEND, ["economy.tiers=[{name: a, price: 1, quality: 0.5, speed: 4}, "
+                                                 "{name: b, price: 9, quality: 1, speed: 1}, {name: c, price: 3, quality: 0.8, speed: 2}]"]])
+def test_free_token_shortcut_picks_the_same_tiers_as_the_general_rule(extra):
+    """With sigma = 0 the engine picks tiers by a shortcut (highest quality; fastest or dearest
+    per metric unit to burn); it must agree with the employee-by-employee comparison."""
+    scn = small("tiers", *extra, employees=300, weeks=8, replications=3)
+    fast = Engine(scn, seed=TEST_SEED)
+    general = Engine(scn, seed=TEST_SEED)
+    general.tier_shortcut = False
+    for _ in range(scn.weeks):
+        fast.step()
+        general.step()
+        np.testing.assert_array_equal(fast.tier, general.tier)
+        np.testing.assert_array_equal(fast.tier_y, general.tier_y)
+    for k in fast.history:
+        np.testing.assert_array_equal(fast.history[k], general.history[k], err_msg=k)
+    assert len(np.unique(fast.tier_y)) >= 1 and fast.y.sum() > 0
