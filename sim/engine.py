@@ -726,12 +726,9 @@ class Engine:
                 tok = tier_tok[j]
                 h[f"tokens_per_employee[{name}]"][t] = tok / N
                 h[f"spend_per_employee[{name}]"][t] = tok * self.tier_prices[j] / N
-            if self.J:  # the list price at week 0's token mix: prices move it, the mix does not
-                if t == 0:
-                    tok = np.stack(tier_tok)
-                    total = tok.sum(axis=0)
-                    self._mix0 = np.where(total > 0, tok / np.where(total > 0, total, 1.0), 1.0 / self.J)
-                h["list_price"][t] = (self._mix0 * np.array(self.tier_prices)[:, None]).sum(axis=0)
+            if self.J:  # a price index that tiers' prices move and the mix between tiers does not
+                with np.errstate(divide="ignore"):
+                    h["list_price"][t] = float(np.exp(np.mean(np.log(self.tier_prices))))
             else:
                 h["list_price"][t] = self.price
 

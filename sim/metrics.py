@@ -24,7 +24,7 @@ WEEKLY: dict[str, tuple[str, str]] = {
     "throttled_share": ("share of employees", "employees under an ROI-gate throttle"),
     "payoff_honest": ("$/employee/week", "mean visible payoff of honest employees"),
     "payoff_maxxer": ("$/employee/week", "mean visible payoff of maxxers"),
-    "list_price": ("$/Mtok", "the list price (with tiers: at week 0's token mix across tiers, a Laspeyres index)"),
+    "list_price": ("$/Mtok", "the list price (with tiers: the geometric mean of the tiers' list prices)"),
 }
 
 #: Headline metrics summarised across replications: name -> (unit, meaning).

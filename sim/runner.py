@@ -92,8 +92,8 @@ def price_elasticity(tokens: np.ndarray, price: np.ndarray, weeks: int = ELASTIC
     """The implied (arc) price elasticity of demand over a run, per replication (MODEL.md §9.9).
 
     ln(tokens at the end / tokens at the start) / ln(list price at the end / at the start), each
-    end averaged over ``weeks`` weeks (with tiers, the list price at week 0's tier mix, so that
-    a shift between tiers is not read as a price change). It is the whole response along the
+    end averaged over ``weeks`` weeks (with tiers, the geometric mean of the tiers' list prices,
+    so that a shift between tiers is not read as a price change). It is the whole response along the
     run's price path, including whatever else moved with it (learning, an autonomy trend,
     policies); NaN where the price did not move (within 0.1%).
     """

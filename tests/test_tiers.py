@@ -224,3 +224,13 @@ def test_free_token_shortcut_picks_the_same_tiers_as_the_general_rule(extra):
     for k in fast.history:
         np.testing.assert_array_equal(fast.history[k], general.history[k], err_msg=k)
     assert len(np.unique(fast.tier_y)) >= 1 and fast.y.sum() > 0
+
+
+def test_no_elasticity_between_scenarios_with_the_same_prices_but_different_tier_mixes():
+    """Routing moves work between tiers; the list prices are the same, so no price elasticity."""
+    from sim.compare import Comparison
+
+    tiers = run("tiers", employees=150, weeks=8, replications=4)
+    routed = run("routing", employees=150, weeks=8, replications=4)
+    assert not np.allclose(tiers.runs["tokens[mid]"], routed.runs["tokens[mid]"])  # the mixes differ
+    assert Comparison([tiers, routed]).elasticities()["routing"] is None
