@@ -9,7 +9,7 @@ from pathlib import Path
 
 def _scenario_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
-                   help="override any scenario field, e.g. --set policies.leaderboard.prize=500 (repeatable)")
+                   help="override any scenario field, e.g. --set policies.leaderboard.prize=500 or --set economy.tiers.0.input_price=5 (repeatable)")
 
 
 def _run_args(p: argparse.ArgumentParser) -> None:

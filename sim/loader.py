@@ -185,18 +185,37 @@ def apply_overrides(data: dict, origin: dict, assignments: Iterable[str]) -> Non
             value = yaml.safe_load(text) if text.strip() else None
         except (yaml.YAMLError, ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError):
             raise ScenarioError(f"--set {key}: cannot parse value '{text[:80]}'") from None
-        node = data
-        for i, p in enumerate(parts[:-1]):
-            nxt = node.get(p) if isinstance(node, dict) else None
-            if nxt is None:
-                nxt = node[p] = {}
-            if not isinstance(nxt, dict):
-                raise ScenarioError(f"--set {key}: '{'.'.join(parts[: i + 1])}' is not a mapping")
-            node = nxt
-        node[parts[-1]] = value
-        for i in range(1, len(parts) + 1):  # keys this override created are blamed on --set
-            if i == len(parts) or tuple(parts[:i]) not in origin:
-                origin[tuple(parts[:i])] = ("--set", None)
+        node: Any = data
+        path: list[Any] = []  # the key path, with list positions as ints (as the line map has them)
+        for i, p in enumerate(parts):
+            last = i == len(parts) - 1
+            if isinstance(node, list):  # a position in a list: economy.tiers.0.price, schedule.1.week
+                if not p.isdigit() or int(p) >= len(node):
+                    raise ScenarioError(f"--set {key}: '{'.'.join(parts[:i])}' is a list of {len(node)}; "
+                                        f"'{p}' is not a position in it (0 to {len(node) - 1})")
+                p = int(p)
+                if last:
+                    node[p] = value
+                else:
+                    nxt = node[p]
+            elif last:
+                node[p] = value
+            else:
+                nxt = node.get(p)
+                if nxt is None:
+                    nxt = node[p] = {}
+                if path == ["economy"] and p == "tiers" and nxt == "standard":  # into the standard tiers
+                    from .config import STANDARD_TIERS
+
+                    nxt = node[p] = [dict(t) for t in STANDARD_TIERS]
+            path.append(p)
+            if not last:
+                if not isinstance(nxt, (dict, list)):
+                    raise ScenarioError(f"--set {key}: '{'.'.join(parts[: i + 1])}' is not a mapping or a list")
+                node = nxt
+        for i in range(1, len(path) + 1):  # keys this override created are blamed on --set
+            if i == len(path) or tuple(path[:i]) not in origin:
+                origin[tuple(path[:i])] = ("--set", None)
 
 
 def _where_fn(origin: dict[Key, tuple[str, int]], default_file: str) -> Where:

@@ -239,6 +239,9 @@ def _field(tree: dict, name: str, f: str, line: int | None, prefix: str = "") ->
     node: Any = tree
     parts = name.split(".")
     for i, part in enumerate(parts):
+        if isinstance(node, list) and part.isdigit() and int(part) < len(node):  # economy.tiers.0.price
+            node = node[int(part)]
+            continue
         if not isinstance(node, dict) or part not in node:
             here = ".".join(parts[:i]) or "the scenario"
             if not isinstance(node, dict):
@@ -258,12 +261,22 @@ def set_path(data: dict, name: str, value: Any) -> None:
     """Set a dotted path in a scenario's raw data (creating blocks as ``--set`` does)."""
     node = data
     parts = name.split(".")
-    for p in parts[:-1]:
+    for i, p in enumerate(parts[:-1]):
+        if isinstance(node, list):  # a position in a list (checked against the base by _field)
+            node = node[int(p)]
+            continue
         nxt = node.get(p)
-        if not isinstance(nxt, dict):
+        if parts[:i] == ["economy"] and p == "tiers" and nxt == "standard":  # into the standard tiers
+            from .config import STANDARD_TIERS
+
+            nxt = node[p] = [dict(t) for t in STANDARD_TIERS]
+        if not isinstance(nxt, (dict, list)):
             nxt = node[p] = {}
         node = nxt
-    node[parts[-1]] = value
+    if isinstance(node, list):
+        node[int(parts[-1])] = value
+    else:
+        node[parts[-1]] = value
 
 
 def scenario_at(base: dict, names: list[str], values) -> Any:

@@ -389,3 +389,19 @@ def test_memory_does_not_grow_with_the_results(tmp_path):
     rows = pd.read_parquet(tmp_path / "out100" / "chunks", columns=["y"])
     assert len(rows) == 2048 * 5 * 100
     assert peaks[100] - peaks[1] < 20 * 2**20, {k: v / 2**20 for k, v in peaks.items()}
+
+
+def test_a_tier_inside_tiers_standard_can_be_swept(tmp_path):
+    """economy.tiers.0.input_price addresses the frontier tier of `tiers: standard`."""
+    path = tmp_path / "tiers.yaml"
+    path.write_text("name: t\nscenario: tiers\nconstants: {employees: 60, weeks: 4}\nreplications: 2\nseed: 3\n"
+                    "design: {method: grid}\nuncertainties:\n  economy.tiers.0.input_price: {levels: [5, 15]}\n"
+                    "outcomes: [tokens, 'spend[frontier]']\n")
+    out = tmp_path / "out"
+    run_sweep(load_sweep(path), out, workers=1, progress=False)
+    t = table(out)
+    cheap, dear = (t[t["economy.tiers.0.input_price"] == v].sort_values("replication") for v in (5, 15))
+    # the company pays, so usage is the same; the frontier bill follows the blended price (0.9 x in + 0.1 x 75)
+    np.testing.assert_allclose(cheap["tokens"].to_numpy(), dear["tokens"].to_numpy())
+    ratio = dear["spend[frontier]"].to_numpy() / cheap["spend[frontier]"].to_numpy()
+    np.testing.assert_allclose(ratio, (0.9 * 15 + 7.5) / (0.9 * 5 + 7.5), rtol=1e-6)

@@ -234,3 +234,15 @@ def test_no_elasticity_between_scenarios_with_the_same_prices_but_different_tier
     routed = run("routing", employees=150, weeks=8, replications=4)
     assert not np.allclose(tiers.runs["tokens[mid]"], routed.runs["tokens[mid]"])  # the mixes differ
     assert Comparison([tiers, routed]).elasticities()["routing"] is None
+
+
+def test_set_reaches_into_lists_and_the_standard_tiers(tmp_path):
+    """--set (and so sweeps) can address a tier by position, also inside `tiers: standard`."""
+    scn = load_scenario("tiers", ["economy.tiers.2.input_price=0.1", "economy.tiers.0.quality=0.95"])
+    assert scn.economy.tiers[2].input_price == 0.1 and scn.economy.tiers[0].quality == 0.95
+    assert scn.economy.tiers[1].input_price == STANDARD_TIERS[1]["input_price"]
+    assert load_scenario("sticker_shock", ["schedule.0.when.for_weeks=3"]).schedule[0].when.for_weeks == 3
+    with pytest.raises(ScenarioError, match=r"'economy.tiers' is a list of 3; '5' is not a position in it \(0 to 2\)"):
+        load_scenario("tiers", ["economy.tiers.5.price=1"])
+    with pytest.raises(ScenarioError, match=r"economy.tiers.1.prise: unknown key 'prise'; did you mean 'price'"):
+        load_scenario("tiers", ["economy.tiers.1.prise=1"])
