@@ -268,6 +268,7 @@ class Engine:
             for k in ("tokens_per_employee", "spend_per_employee"):
                 self.history[f"{k}[{name}]"] = np.full((scn.weeks, self.R), np.nan)
         self._ranks_of: np.ndarray | None = None
+        self._flat_index: np.ndarray | None = None  # 0..R*N-1, to gather each employee's menu pick
         self._ranks: np.ndarray | None = None
 
     # --- set-up ------------------------------------------------------------------------------
@@ -607,12 +608,14 @@ class Engine:
             total = total + wk
         target = self._choice.next() * total
         acc = weights[0]
-        m = menu[0].copy()
-        np.copyto(m, menu[1], where=acc < target)
-        for k, wk in enumerate(weights[1:-1], start=2):
+        pick = (acc < target).astype(np.int8)
+        for wk in weights[1:-1]:
             acc = acc + wk
-            np.copyto(m, menu[k], where=acc < target)
-        return m
+            pick += acc < target
+        K, R, N = menu.shape
+        if self._flat_index is None or self._flat_index.size != R * N:
+            self._flat_index = np.arange(R * N)
+        return menu.reshape(K, -1)[pick.ravel(), self._flat_index].reshape(R, N)
 
     def _imitate(self, payoff: np.ndarray) -> None:
         """Fermi pairwise comparison: with probability q, look at one neighbour j and adopt its
