@@ -159,7 +159,6 @@ class Week:
         self.m0: np.ndarray | None = None
         #: metric per token: None when the metric is tokens, else this week's price (per employee with tiers)
         self.mu = None
-        self.tier = eng.tier if eng.J else None
 
     def tokens_of(self, level):
         """Tokens (Mtok) that reach a level of the published metric."""
@@ -168,9 +167,6 @@ class Week:
     def metric_of(self, m):
         """The published metric of ``m`` tokens."""
         return m if self.mu is None else m * self.mu
-
-    def tier_index(self, name: str) -> int:
-        return self.eng.tier_names.index(name)
 
     def percentile(self, m: np.ndarray, top_share: float) -> tuple[np.ndarray, np.ndarray]:
         """This week's percentile in [0, 1] and top-board membership, from exact ranks."""
@@ -397,7 +393,6 @@ class Engine:
         self._r = px / np.maximum(py, F(1e-9)) if self.spend_metric else None
         self._g = g
         w.price = px
-        w.tier = tx
         return tau + sig * px
 
     def _free_tiers(self, log_base: np.ndarray, tau_x0: np.float32, prices: np.ndarray) -> tuple[np.ndarray, ...]:

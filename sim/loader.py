@@ -159,7 +159,7 @@ def load_raw(path: Path, _seen: tuple[Path, ...] = ()) -> tuple[dict, dict[Key, 
     origin = {k: (str(path), line) for k, line in lines.items()}
     parent_name = data.pop("extends", None)
     if parent_name is None:
-        return data, origin
+        return _expand_tiers(data), origin
     if not isinstance(parent_name, str):
         raise ScenarioError("'extends' must name a scenario file", file=str(path), line=lines.get(("extends",)))
     try:
@@ -169,7 +169,49 @@ def load_raw(path: Path, _seen: tuple[Path, ...] = ()) -> tuple[dict, dict[Key, 
     parent, parent_origin = load_raw(parent_path, (*_seen, real))
     if "name" not in data:  # a variant gets its own name from its file, not its parent's
         data["name"] = default_name(path)
-    return _merge(parent, data), {**parent_origin, **origin}
+    return _expand_tiers(_merge(parent, data)), {**parent_origin, **origin}
+
+
+def _expand_tiers(data: dict) -> dict:
+    """``economy.tiers: standard`` written out as its list, so overrides can address one tier."""
+    economy = data.get("economy")
+    if isinstance(economy, dict) and economy.get("tiers") == "standard":
+        from .config import STANDARD_TIERS
+
+        economy["tiers"] = [dict(t) for t in STANDARD_TIERS]
+    return data
+
+
+def set_key(data: dict, parts: list[str], value: Any, label: str) -> list[Any]:
+    """Set the value at a key path in raw scenario data, creating missing blocks; a part that
+    meets a list is a position in it (``economy.tiers.0.price``).
+
+    Returns:
+        The path with list positions as ints, as the line map keys them.
+
+    Raises:
+        ScenarioError: A position outside a list, or a path through a plain value; ``label``
+        (e.g. ``--set economy.price``) starts the message.
+    """
+    node: Any = data
+    path: list[Any] = []
+    for i, p in enumerate(parts):
+        if isinstance(node, list):
+            if not p.isdigit() or int(p) >= len(node):
+                raise ScenarioError(f"{label}: '{'.'.join(parts[:i])}' is a list of {len(node)}; "
+                                    f"'{p}' is not a position in it (0 to {len(node) - 1})")
+            p = int(p)
+        path.append(p)
+        if i == len(parts) - 1:
+            node[p] = value
+            break
+        nxt = node[p] if isinstance(node, list) else node.get(p)
+        if nxt is None:
+            nxt = node[p] = {}
+        if not isinstance(nxt, (dict, list)):
+            raise ScenarioError(f"{label}: '{'.'.join(parts[: i + 1])}' is not a mapping or a list")
+        node = nxt
+    return path
 
 
 def apply_overrides(data: dict, origin: dict, assignments: Iterable[str]) -> None:
@@ -185,34 +227,7 @@ def apply_overrides(data: dict, origin: dict, assignments: Iterable[str]) -> Non
             value = yaml.safe_load(text) if text.strip() else None
         except (yaml.YAMLError, ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError):
             raise ScenarioError(f"--set {key}: cannot parse value '{text[:80]}'") from None
-        node: Any = data
-        path: list[Any] = []  # the key path, with list positions as ints (as the line map has them)
-        for i, p in enumerate(parts):
-            last = i == len(parts) - 1
-            if isinstance(node, list):  # a position in a list: economy.tiers.0.price, schedule.1.week
-                if not p.isdigit() or int(p) >= len(node):
-                    raise ScenarioError(f"--set {key}: '{'.'.join(parts[:i])}' is a list of {len(node)}; "
-                                        f"'{p}' is not a position in it (0 to {len(node) - 1})")
-                p = int(p)
-                if last:
-                    node[p] = value
-                else:
-                    nxt = node[p]
-            elif last:
-                node[p] = value
-            else:
-                nxt = node.get(p)
-                if nxt is None:
-                    nxt = node[p] = {}
-                if path == ["economy"] and p == "tiers" and nxt == "standard":  # into the standard tiers
-                    from .config import STANDARD_TIERS
-
-                    nxt = node[p] = [dict(t) for t in STANDARD_TIERS]
-            path.append(p)
-            if not last:
-                if not isinstance(nxt, (dict, list)):
-                    raise ScenarioError(f"--set {key}: '{'.'.join(parts[: i + 1])}' is not a mapping or a list")
-                node = nxt
+        path = set_key(data, parts, value, f"--set {key}")
         for i in range(1, len(path) + 1):  # keys this override created are blamed on --set
             if i == len(path) or tuple(path[:i]) not in origin:
                 origin[tuple(path[:i])] = ("--set", None)

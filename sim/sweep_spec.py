@@ -24,7 +24,7 @@ import numpy as np
 from pydantic import Field, ValidationError, model_validator
 
 from .errors import ScenarioError
-from .loader import _where_fn, check_policies, load_raw, read_yaml, resolve_path, validation_error
+from .loader import _where_fn, check_policies, load_raw, read_yaml, resolve_path, set_key, validation_error
 from .params import Strict
 
 SHIPPED_SWEEPS = Path(__file__).resolve().parent.parent / "sweeps"
@@ -259,24 +259,7 @@ def _field(tree: dict, name: str, f: str, line: int | None, prefix: str = "") ->
 
 def set_path(data: dict, name: str, value: Any) -> None:
     """Set a dotted path in a scenario's raw data (creating blocks as ``--set`` does)."""
-    node = data
-    parts = name.split(".")
-    for i, p in enumerate(parts[:-1]):
-        if isinstance(node, list):  # a position in a list (checked against the base by _field)
-            node = node[int(p)]
-            continue
-        nxt = node.get(p)
-        if parts[:i] == ["economy"] and p == "tiers" and nxt == "standard":  # into the standard tiers
-            from .config import STANDARD_TIERS
-
-            nxt = node[p] = [dict(t) for t in STANDARD_TIERS]
-        if not isinstance(nxt, (dict, list)):
-            nxt = node[p] = {}
-        node = nxt
-    if isinstance(node, list):
-        node[int(parts[-1])] = value
-    else:
-        node[parts[-1]] = value
+    set_key(data, name.split("."), value, name)
 
 
 def scenario_at(base: dict, names: list[str], values) -> Any:

@@ -247,17 +247,6 @@ def test_parameter_at_its_bound_runs(key, value, scenario):
 
 @pytest.mark.parametrize(
     "key, value, scenario",
-    [pytest.param(k, v, s, id=f"{k}={v!r}")
-     for k, v, _, s, side in _edge_cases()],
-)
-def test_parameter_at_its_bound_runs(key, value, scenario):
-    """Each declared parameter at each declared bound (the nearest allowed value) loads and runs clean."""
-    scn = load(scenario, f"{key}={value!r}", employees=40, weeks=8, replications=2)
-    runs_clean(scn)
-
-
-@pytest.mark.parametrize(
-    "key, value, scenario",
     [pytest.param(k, bad, s, id=f"{k}={bad!r}") for k, _, bad, s, side in _edge_cases()],
 )
 def test_parameter_just_outside_its_bound_refused(key, value, scenario):
