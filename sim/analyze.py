@@ -214,14 +214,14 @@ def _unit(outcome: str) -> str:
 
 
 def plot_indices(table, method: str, path: Path, title: str) -> Path:
-    from .plots import PALETTE, _pyplot
+    from .plots import PALETTE, _figure
 
-    plt = _pyplot()
     outcomes = list(dict.fromkeys(table["outcome"]))
     cols = min(3, len(outcomes))
     rows = -(-len(outcomes) // cols)
     D = table["parameter"].nunique()
-    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, (0.45 * D + 1.6) * rows + 0.6), squeeze=False)
+    fig = _figure(figsize=(4.6 * cols, (0.45 * D + 1.6) * rows + 0.6))
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax, o in zip(axes.flat, outcomes):
         t = table[table["outcome"] == o]
         labels = [_short(p) for p in t["parameter"]]
@@ -250,17 +250,16 @@ def plot_indices(table, method: str, path: Path, title: str) -> Path:
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
 def plot_response(summary, params: list[str], outcome: str, R: int, path: Path, title: str) -> Path:
-    from .plots import PALETTE, _pyplot
+    from .plots import PALETTE, _figure
 
-    plt = _pyplot()
     cols = min(3, len(params))
     rows = -(-len(params) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.3 * cols, 3.1 * rows + 0.6), squeeze=False)
+    fig = _figure(figsize=(4.3 * cols, 3.1 * rows + 0.6))
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax, p in zip(axes.flat, params):
         t = response_table(summary, p, outcome, R)
         numeric = np.issubdtype(summary[p].dtype, np.number) and summary[p].dtype != bool
@@ -280,7 +279,6 @@ def plot_response(summary, params: list[str], outcome: str, R: int, path: Path, 
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
@@ -288,9 +286,8 @@ def plot_response2(summary, x: str, y: str, outcome: str, R: int, path: Path, ti
     """The outcome against ``x`` for low, middle and high ``y`` (its levels if it has 3 or fewer)."""
     import pandas as pd
 
-    from .plots import PALETTE, _pyplot
+    from .plots import PALETTE, _figure
 
-    plt = _pyplot()
     yv = summary[y]
     if yv.nunique() <= 3:
         groups = [(str(v), (yv == v).to_numpy()) for v in sorted(yv.unique())]
@@ -300,7 +297,8 @@ def plot_response2(summary, x: str, y: str, outcome: str, R: int, path: Path, ti
         for g in range(int(np.nanmax(terc)) + 1):
             sel = yv[terc == g]
             groups.append((f"{sel.min():.3g}-{sel.max():.3g}", terc == g))
-    fig, ax = plt.subplots(figsize=(6.2, 4.2))
+    fig = _figure(figsize=(6.2, 4.2))
+    ax = fig.subplots()
     for i, (lab, mask) in enumerate(groups):
         t = response_table(summary[mask].reset_index(drop=True), x, outcome, R, max_bins=8)
         color = PALETTE[i % len(PALETTE)]
@@ -313,17 +311,16 @@ def plot_response2(summary, x: str, y: str, outcome: str, R: int, path: Path, ti
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
 def plot_regime(table, x: str, y: str, outcome: str, path: Path, title: str) -> Path:
-    from .plots import _pyplot
+    from .plots import _figure
 
-    plt = _pyplot()
     xs, ys = list(dict.fromkeys(table["x_bin"])), list(dict.fromkeys(table["y_bin"]))
     grid = table.pivot(index="y_bin", columns="x_bin", values="mean").loc[ys, xs].to_numpy(dtype=np.float64)
-    fig, ax = plt.subplots(figsize=(6.6, 5.0))
+    fig = _figure(figsize=(6.6, 5.0))
+    ax = fig.subplots()
     im = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis")
     fig.colorbar(im, ax=ax, label=f"{outcome} ({_unit(outcome)})" if _unit(outcome) else outcome)
     if np.isfinite(grid).all() and min(grid.shape) >= 3 and np.nanmax(grid) > np.nanmin(grid):
@@ -336,7 +333,6 @@ def plot_regime(table, x: str, y: str, outcome: str, path: Path, title: str) -> 
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
