@@ -64,18 +64,29 @@ def rank_data(a: np.ndarray, numpy_only: bool = False) -> tuple[np.ndarray, np.n
 
 
 def _ties_numpy(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The numpy twin of :func:`sim._fast.tie_ranks`."""
+    """The numpy twin of :func:`sim._fast.tie_ranks`.
+
+    Every position starts as its own rank; only the elements in a tie group (usually few:
+    employees on one shared menu level, or at zero) are then given their group's mean position.
+    """
     R, N = key.shape
     hi = (key >> 32).astype(np.int32)
-    new = np.empty((R, N), dtype=bool)
-    new[:, 0] = True
-    np.not_equal(hi[:, 1:], hi[:, :-1], out=new[:, 1:])
-    if new.all():
-        ranked = np.broadcast_to(np.arange(N, dtype=np.float32), (R, N))
-    else:  # each tie group (never spanning rows, as new[:, 0] is True) shares its mean position
-        starts = np.flatnonzero(new.ravel())
-        lengths = np.diff(starts, append=R * N)
-        ranked = np.repeat((starts % N + (lengths - 1) * 0.5).astype(np.float32), lengths)
+    starts = np.empty(R * N + 1, dtype=bool)  # a group starts here (flat; every row starts one)
+    by_row = starts[: R * N].reshape(R, N)
+    by_row[:, 0] = True
+    np.not_equal(hi[:, 1:], hi[:, :-1], out=by_row[:, 1:])
+    starts[R * N] = True
+    ranked = np.empty((R, N), dtype=np.float32)
+    ranked[:] = np.arange(N, dtype=np.float32)
+    tied = np.flatnonzero(~(starts[:-1] & starts[1:]))  # members of groups of 2 or more
+    if tied.size:  # groups never span rows, as every row starts a group
+        first = starts[tied]
+        head = np.flatnonzero(first)
+        lengths = np.empty_like(head)
+        lengths[:-1] = head[1:] - head[:-1]
+        lengths[-1] = tied.size - head[-1]
+        mean_pos = (tied[head] % N + (lengths - 1) * 0.5).astype(np.float32)
+        ranked.ravel()[tied] = np.repeat(mean_pos, lengths)
     order = (key & 0xFFFFFFFF) + (np.arange(R, dtype=np.int64) * N)[:, None]
     ranks = np.empty(R * N, dtype=np.float32)
     ranks[order.ravel()] = ranked.ravel()
@@ -264,7 +275,6 @@ class Engine:
             for k in ("tokens_per_employee", "spend_per_employee"):
                 self.history[f"{k}[{name}]"] = np.full((scn.weeks, self.R), np.nan)
         self._ranks_of: np.ndarray | None = None
-        self._flat_index: np.ndarray | None = None  # 0..R*N-1, to gather each employee's menu pick
         self._ranks: np.ndarray | None = None
 
     # --- set-up ------------------------------------------------------------------------------
@@ -489,7 +499,10 @@ class Engine:
         else:
             gap = tau - np.maximum(self._c32, tau * ~self.maxxer)
         with np.errstate(divide="ignore", over="ignore"):
-            xg = np.where(gap > 0, np.maximum(pk / np.maximum(gap, F(1e-30)) - x0, zeros), F(np.inf))
+            # gap <= 0 divides by +0 (+ 0 turns -0 into +0) and gives +inf; the numerator is kept
+            # positive so 0 / 0 cannot occur (with gap > 0 it still gives xg = 0). No np.where:
+            # on a random mask it costs 15 elementwise operations (branch mispredictions)
+            xg = np.maximum(np.maximum(pk, F(1e-30)) / (np.maximum(gap, zeros) + F(0.0)) - x0, zeros)
         log_xg = np.log1p(xg * inv_x0)  # value is increasing, so ln(1 + min(m, xg)/x0) = min(., .)
         if self.J:
             excess_cost = g_r - cp
@@ -512,8 +525,6 @@ class Engine:
             for thr in p.thresholds(w):
                 levels.append(np.minimum(np.asarray(thr, dtype=np.float64), MAX_TOKENS).astype(F))
                 offered.append(None if self.active[p.id].all() else self.active[p.id][:, None])
-        K = len(levels)
-        menu = np.empty((K, self.R, self.N), dtype=F)
         # Utility of metric level m: U = (1-s) V(x) - (tau + sigma p) x - (sigma p + c) y - gamma y^2 / 2
         # with x = min(m, xg), y = m - x. For everyone it starts as if x = m (honest); the few who
         # may game (finite xg) get a correction on their own entries only.
@@ -524,10 +535,10 @@ class Engine:
             pk_g, excess_g = pk.ravel()[gam], excess_cost.ravel()[gam]
             hg_g = half_gamma.ravel()[gam] if np.ndim(half_gamma) else half_gamma
         split = any(p.uses_split for p in active)
-        utilities = []
+        utilities, menu = [], []
         for k, level in enumerate(levels):
             m = level if cap is None else np.minimum(level, cap)
-            menu[k] = m
+            menu.append(m)
             log_m = np.log1p(m * inv_x0)  # a column (R, 1) for menu levels shared by a replication
             u = pk * log_m - cp * m
             if gam.size:
@@ -590,9 +601,13 @@ class Engine:
         self._check_triggers()
         self.t += 1
 
-    def _logit_pick(self, utilities: list[np.ndarray], temperature: float, menu: np.ndarray) -> np.ndarray:
+    def _logit_pick(self, utilities: list[np.ndarray], temperature: float, menu: list[np.ndarray]) -> np.ndarray:
         """Sample a menu level per employee with probability proportional to exp(U / lambda), by
-        inverse CDF: level k is picked where the cumulative weight before it is below the target."""
+        inverse CDF: level k is picked where the cumulative weight before it is below the target.
+
+        ``menu`` holds each level, (R, N) or a column (R, 1) shared by a replication. The pick is
+        gathered as a sum of level x indicator (exact: one term is the level, the others +0),
+        which streams through memory where a fancy-indexed gather would not."""
         top = utilities[0]
         for u in utilities[1:]:
             top = np.maximum(top, u)
@@ -607,10 +622,10 @@ class Engine:
         for wk in weights[1:-1]:
             acc = acc + wk
             pick += acc < target
-        K, R, N = menu.shape
-        if self._flat_index is None or self._flat_index.size != R * N:
-            self._flat_index = np.arange(R * N)
-        return menu.reshape(K, -1)[pick.ravel(), self._flat_index].reshape(R, N)
+        m = menu[0] * (pick == 0).astype(np.float32)
+        for k in range(1, len(menu)):
+            m += menu[k] * (pick == k).astype(np.float32)
+        return m
 
     def _imitate(self, payoff: np.ndarray) -> None:
         """Fermi pairwise comparison: with probability q, look at one neighbour j and adopt its

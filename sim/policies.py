@@ -123,7 +123,8 @@ class Leaderboard(Policy):
 
     def settle(self, w, out, on):
         pct, top = w.percentile(out.metric, self.p.top_share)
-        out.visible += on * (self.p.prize * pct + self.p.top_prize * top)
+        F = np.float32
+        out.visible += on * (F(self.p.prize) * pct + F(self.p.top_prize) * top)
 
 
 class BudgetParams(PolicyParams):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sim.engine import Engine
 from sim.runner import run_scenario
@@ -95,6 +97,23 @@ def test_numba_and_numpy_ranking_agree_exactly():
         ranks_nb, sorted_nb = rank_data(a)
         np.testing.assert_array_equal(ranks_np, ranks_nb)
         np.testing.assert_array_equal(sorted_np.view(np.int32), sorted_nb.view(np.int32))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 5), st.integers(1, 60), st.integers(1, 6), st.integers(0, 2**32 - 1))
+def test_ranking_matches_scipy_on_any_tie_pattern(rows, n, distinct, seed):
+    """Tie-averaged ranks equal scipy's rankdata for any pattern of ties: values drawn from a few
+    distinct levels (so groups of every size, at row starts and ends, singletons between)."""
+    from scipy.stats import rankdata
+
+    from sim.engine import rank_data
+
+    rng = np.random.default_rng(seed)
+    levels = rng.normal(0, 10, distinct).astype(np.float32)
+    a = np.where(rng.random((rows, n)) < 0.5, rng.choice(levels, (rows, n)), rng.normal(0, 10, (rows, n))).astype(np.float32)
+    ranks, sorted_values = rank_data(a, numpy_only=True)
+    np.testing.assert_array_equal(ranks, rankdata(a, axis=1) - 1)
+    np.testing.assert_array_equal(sorted_values, np.sort(a, axis=1))
 
 
 def test_changing_one_trait_distribution_keeps_the_other_traits():
