@@ -128,9 +128,12 @@ def cmd_run(args) -> int:
             raise ScenarioError(f"--{flag.replace('_', '-')} must be at least 1 (got {v})")
     out = args.out or default_out(scn.name)
     check_out(out, args.force)
-    res = run_scenario(scn, args.seed, args.replications, batch_size=args.batch_size, workers=args.workers,
-                       progress=not args.quiet)
-    write_run(res, out, plots=not args.no_plots, force=args.force)
+    from .plots import Renderer
+
+    with Renderer(0 if args.no_plots else None) as figures:  # its workers warm up while the engine runs
+        res = run_scenario(scn, args.seed, args.replications, batch_size=args.batch_size, workers=args.workers,
+                           progress=not args.quiet)
+        write_run(res, out, plots=not args.no_plots, force=args.force, renderer=figures)
     n = len(res.reps)
     print_summary(res.summary(), f"{scn.name}: {n} replications x {scn.employees} employees x {scn.weeks} weeks, "
                                  f"seed {res.seed}")

@@ -78,16 +78,57 @@ MAY_BE_UNDEFINED = {"roi", "goodhart_rho", "payoff_honest", "payoff_maxxer", "pr
 
 
 def check_finite(table, name: str) -> None:
-    """Fail loudly if a non-finite number is about to be written (undefined cells stay empty)."""
-    for col in table.columns:
-        values = table[col]
+    """Fail loudly if a non-finite number is about to be written (undefined cells stay empty).
+
+    ``table`` is a pandas DataFrame or a dict of columns (arrays or scalars)."""
+    for col, values in table.items():
+        values = np.asarray(values)
         if values.dtype.kind != "f":
             continue
-        bad = ~np.isfinite(values.to_numpy())
+        bad = ~np.isfinite(values)
         if col in MAY_BE_UNDEFINED or "[" in col:  # tier columns are empty for scenarios without tiers
-            bad &= ~values.isna().to_numpy()  # NaN means undefined here: written as an empty cell
+            bad &= ~np.isnan(values)  # NaN means undefined here: written as an empty cell
         if bad.any():
             raise ValueError(f"{name}: column {col} holds {int(bad.sum())} non-finite value(s); refusing to write")
+
+
+def concat_columns(parts: list[dict]) -> dict:
+    """Stack tables given as dicts of columns (scalars repeat down their part); a column that a
+    part lacks is NaN there, as pandas.concat does."""
+    sizes = [max((np.size(v) for v in p.values() if np.ndim(v)), default=1) for p in parts]
+    names = list(dict.fromkeys(k for p in parts for k in p))
+    out = {}
+    for k in names:
+        cols = []
+        for p, n in zip(parts, sizes):
+            v = p.get(k, np.nan)
+            cols.append(np.asarray(v) if np.ndim(v) else np.full(n, v, dtype=object if isinstance(v, str) else None))
+        out[k] = np.concatenate(cols)
+    return out
+
+
+def write_csv(path: Path, table: dict, float_format: str = "%.6g") -> None:
+    """Write a dict of columns as CSV, as pandas' ``to_csv(index=False, float_format=...)`` does:
+    floats formatted, NaN as an empty cell, scalars repeated down the column."""
+    import csv
+
+    n = max((np.size(v) for v in table.values() if np.ndim(v)), default=1)
+    cols = []
+    for v in table.values():
+        if not np.ndim(v):
+            cols.append([str(v)] * n)
+            continue
+        v = np.asarray(v)
+        if v.dtype.kind == "f":
+            text = np.char.mod(float_format, v).astype(object)
+            text[np.isnan(v)] = ""
+            cols.append(text.tolist())
+        else:
+            cols.append([str(x) for x in v.tolist()])
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(list(table))
+        w.writerows(zip(*cols))
 
 
 def resolved_config(scn, seed: int, replications: int | None = None) -> dict:
@@ -120,31 +161,49 @@ class AtomicFolder:
         os.replace(self.tmp, self.path)
 
 
-def write_run(results, out: Path, plots: bool = True, force: bool = False) -> Path:
-    """Write one run's folder: config.yaml, weekly.csv, runs.csv, summary.json, plots."""
+def write_run(results, out: Path, plots: bool = True, force: bool = False, renderer=None) -> Path:
+    """Write one run's folder: config.yaml, weekly.csv, runs.csv, summary.json, plots.
+
+    Args:
+        renderer: A :class:`sim.plots.Renderer` that draws the figures in parallel while the
+            tables are written (default: draw them in this process).
+    """
     import yaml
 
-    summary = results.summary()
-    with AtomicFolder(out, force) as tmp:
-        cfg = resolved_config(results.scenario, results.seed, len(results.reps))
-        (tmp / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-        weekly, runs = results.weekly_table(), results.run_table()
-        check_finite(weekly, "weekly.csv")
-        check_finite(runs.drop(columns=["roi", "goodhart_rho"]), "runs.csv")
-        weekly.to_csv(tmp / "weekly.csv", index=False, float_format="%.6g")
-        runs.to_csv(tmp / "runs.csv", index=False, float_format="%.6g")
-        (tmp / "summary.json").write_text(
-            json.dumps(finite_json({"scenario": results.scenario.name, "seed": results.seed,
-                                    "replications": len(results.reps), "sim_version": version(),
-                                    "metrics": summary}), indent=2)
-        )
-        if plots:
-            from .plots import timeseries
-            from .report import write_report
+    from .plots import Renderer
 
-            timeseries({results.scenario.name: results.weekly}, tmp / "timeseries.png",
-                       title=f"{results.scenario.name}: mean, 95% CI and 5-95% band over {len(results.reps)} replications")
-            write_report(tmp / "report.html", [results], timeseries_png=tmp / "timeseries.png")
+    own = renderer is None
+    if own:
+        renderer = Renderer(workers=0)
+    try:
+        with AtomicFolder(out, force) as tmp:
+            ts = None
+            if plots:  # the slowest figure first: the workers draw it while the tables are written
+                from .plots import timeseries
+
+                ts = renderer.submit(timeseries, {results.scenario.name: results.weekly}, tmp / "timeseries.png",
+                                     title=f"{results.scenario.name}: mean, 95% CI and 5-95% band over "
+                                           f"{len(results.reps)} replications")
+            summary = results.summary()
+            cfg = resolved_config(results.scenario, results.seed, len(results.reps))
+            (tmp / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+            weekly, runs = results.weekly_columns(), results.run_columns()
+            check_finite(weekly, "weekly.csv")
+            check_finite({k: v for k, v in runs.items() if k not in ("roi", "goodhart_rho")}, "runs.csv")
+            write_csv(tmp / "weekly.csv", weekly)
+            write_csv(tmp / "runs.csv", runs)
+            (tmp / "summary.json").write_text(
+                json.dumps(finite_json({"scenario": results.scenario.name, "seed": results.seed,
+                                        "replications": len(results.reps), "sim_version": version(),
+                                        "metrics": summary}), indent=2)
+            )
+            if plots:
+                from .report import write_report
+
+                write_report(tmp / "report.html", [results], timeseries_png=ts, renderer=renderer)
+    finally:
+        if own:
+            renderer.close()
     return out
 
 
@@ -152,7 +211,6 @@ def write_compare(comparison, out: Path, plots: bool = True, force: bool = False
     """Write a comparison's folder: per-scenario configs, tables, summary with paired differences, report."""
     import dataclasses
 
-    import pandas as pd
     import yaml
 
     with AtomicFolder(out, force) as tmp:
@@ -160,12 +218,12 @@ def write_compare(comparison, out: Path, plots: bool = True, force: bool = False
         for r in comparison.results:
             cfg = resolved_config(r.scenario, r.seed, len(r.reps))
             (tmp / "configs" / f"{r.scenario.name}.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-        weekly = pd.concat([r.weekly_table() for r in comparison.results])
-        runs = pd.concat([r.run_table() for r in comparison.results])
+        weekly = concat_columns([r.weekly_columns() for r in comparison.results])
+        runs = concat_columns([r.run_columns() for r in comparison.results])
         check_finite(weekly, "weekly.csv")
-        check_finite(runs.drop(columns=["roi", "goodhart_rho"]), "runs.csv")
-        weekly.to_csv(tmp / "weekly.csv", index=False, float_format="%.6g")
-        runs.to_csv(tmp / "runs.csv", index=False, float_format="%.6g")
+        check_finite({k: v for k, v in runs.items() if k not in ("roi", "goodhart_rho")}, "runs.csv")
+        write_csv(tmp / "weekly.csv", weekly)
+        write_csv(tmp / "runs.csv", runs)
         diffs = {name: {m: {**dataclasses.asdict(d), "pairing_gain": d.gain} for m, d in ds.items()}
                  for name, ds in comparison.differences().items()}
         doc = {"baseline": comparison.names[comparison.baseline], "seed": comparison.results[0].seed,

@@ -30,6 +30,11 @@ pre{background:#f6f6f6;padding:.8em;overflow-x:auto;font-size:.8em} .clear{font-
 """
 
 
+def _path(p) -> Path:
+    """A figure's path, waiting for it if it is still being drawn (a future)."""
+    return Path(p.result() if hasattr(p, "result") else p)
+
+
 def _img(path: Path, alt: str, caption: str) -> str:
     data = base64.b64encode(path.read_bytes()).decode()
     return (f'<figure><img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'
@@ -159,45 +164,69 @@ def snapshot(results, week: int | None = None):
     return eng.m[0].copy(), eng.v[0].copy(), eng.maxxer[0].copy(), eng.t
 
 
-def write_report(path: Path, results: list, comparison=None, notes: list[str] = (), timeseries_png: Path | None = None) -> Path:
-    """Write the single-file HTML report for one run (one Results) or a comparison."""
+def _scatter(results: list, path: Path) -> Path:
+    """The Goodhart scatter of up to four scenarios (replays replication 0 of each: a figure job)."""
+    return goodhart_scatter({r.scenario.name: snapshot(r) for r in results[:4]}, path)
+
+
+def write_report(path: Path, results: list, comparison=None, notes: list[str] = (), timeseries_png=None,
+                 renderer=None) -> Path:
+    """Write the single-file HTML report for one run (one Results) or a comparison.
+
+    Args:
+        timeseries_png: The weekly-metrics figure if it is already drawn (a Path, or a future of one).
+        renderer: A :class:`sim.plots.Renderer` to draw the figures in parallel (default: in this process).
+    """
     import yaml
 
     from . import __version__
     from .output import resolved_config
+    from .plots import Renderer
 
     names = [r.scenario.name for r in results]
-    summaries = {r.scenario.name: r.summary() for r in results}
-    lines = executive_summary(comparison, results[0] if comparison is None else None)
-    figures = []
+    own = renderer is None
+    if own:
+        renderer = Renderer(workers=0)
     with tempfile.TemporaryDirectory() as tmp:
         t = Path(tmp)
+        # the figures that need no summary go first, so the workers draw them while it is computed
         series = {r.scenario.name: r.weekly for r in results}
-        figures.append(_img(timeseries_png or timeseries(series, t / "ts.png"), "Weekly metrics per scenario with confidence bands",
-                            "Weekly metrics: mean (line), 95% CI (dark band) and 5-95% band (light) across replications."))
-        figures.append(_img(frontier(summaries, t / "frontier.png"), "Cost versus real value per scenario",
-                            "Each scenario's mean token bill and real value per employee-week, with 95% CIs."))
-        figures.append(_img(bars(summaries, [("gaming_share", "Gaming share"), ("waste_share", "Waste share"),
-                                             ("maxxer_share", "Maxxer share")], t / "gaming.png",
-                                 "Gaming, waste and maxxers (mean and 95% CI)"),
-                            "Gaming share, waste share and maxxer share per scenario",
-                            "Gaming: tokens burnt for the metric only. Waste: productive tokens past the point where "
-                            "their value falls below the price. Maxxers: share of employees at the final week."))
-        snaps = {r.scenario.name: snapshot(r) for r in results[:4]}
-        figures.append(_img(goodhart_scatter(snaps, t / "scatter.png"), "Tokens versus real value per employee",
-                            "Each dot is one employee in replication 0 at the final week. A tight rising cloud means the "
-                            "metric tracks value; maxxers (triangles) sit to the right of their value."))
+        jobs = {"weekly": timeseries_png if timeseries_png is not None else renderer.submit(timeseries, series, t / "ts.png"),
+                "scatter": renderer.submit(_scatter, results, t / "scatter.png")}
         boards = {r.scenario.name: r.weekly for r in results if any(
             (v or {}).get("type", k) == "leaderboard" for k, v in r.scenario.policies.items())}
         if boards:
             base = results[comparison.baseline if comparison else 0]
             if base.scenario.name not in boards:
                 boards = {base.scenario.name: base.weekly, **boards}
-            figures.append(_img(timeseries(boards, t / "cutoff.png", panels=[("cutoff", "Top-decile cut-off"),
-                                                                           ("tokens_per_employee", "Tokens")],
-                                           title="Leaderboard cut-off escalation: mean, 95% CI and 5-95% band"),
-                                "Leaderboard cut-off over the weeks",
-                                "The tokens needed to make the top decile each week: a positional arms race."))
+            jobs["cutoff"] = renderer.submit(timeseries, boards, t / "cutoff.png",
+                                             panels=[("cutoff", "Top-decile cut-off"), ("tokens_per_employee", "Tokens")],
+                                             title="Leaderboard cut-off escalation: mean, 95% CI and 5-95% band")
+        summaries = {r.scenario.name: r.summary() for r in results}
+        lines = executive_summary(comparison, results[0] if comparison is None else None)
+        jobs["frontier"] = renderer.submit(frontier, summaries, t / "frontier.png")
+        jobs["gaming"] = renderer.submit(bars, summaries, [("gaming_share", "Gaming share"), ("waste_share", "Waste share"),
+                                                           ("maxxer_share", "Maxxer share")], t / "gaming.png",
+                                         "Gaming, waste and maxxers (mean and 95% CI)")
+        captions = {  # in the report's order
+            "weekly": ("Weekly metrics per scenario with confidence bands",
+                       "Weekly metrics: mean (line), 95% CI (dark band) and 5-95% band (light) across replications."),
+            "frontier": ("Cost versus real value per scenario",
+                         "Each scenario's mean token bill and real value per employee-week, with 95% CIs."),
+            "gaming": ("Gaming share, waste share and maxxer share per scenario",
+                       "Gaming: tokens burnt for the metric only. Waste: productive tokens past the point where "
+                       "their value falls below the price. Maxxers: share of employees at the final week."),
+            "scatter": ("Tokens versus real value per employee",
+                        "Each dot is one employee in replication 0 at the final week. A tight rising cloud means the "
+                        "metric tracks value; maxxers (triangles) sit to the right of their value."),
+            "cutoff": ("Leaderboard cut-off over the weeks",
+                       "The tokens needed to make the top decile each week: a positional arms race."),
+        }
+        try:
+            figures = [_img(_path(jobs[k]), *captions[k]) for k in captions if k in jobs]
+        finally:
+            if own:
+                renderer.close()
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>sim report: {html.escape(' vs '.join(names))}</title><style>{CSS}</style></head><body>",

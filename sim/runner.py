@@ -56,10 +56,8 @@ class Results:
                 out[k] = describe(self.runs[k], EXTRA_UNITS[k.split("[")[0]])
         return out
 
-    def weekly_table(self):
-        """The tidy weekly table: one row per replication and week."""
-        import pandas as pd
-
+    def weekly_columns(self) -> dict:
+        """The tidy weekly table's columns (one row per replication and week), without pandas."""
         W, R = next(iter(self.weekly.values())).shape
         cols = {
             "scenario": self.scenario.name,
@@ -69,13 +67,23 @@ class Results:
         }
         for k, v in self.weekly.items():
             cols[k] = v.T.ravel()
-        return pd.DataFrame(cols)
+        return cols
 
-    def run_table(self):
-        """One row per replication: totals and final values."""
+    def run_columns(self) -> dict:
+        """One row per replication: totals and final values (the columns, without pandas)."""
+        return {"scenario": self.scenario.name, "seed": self.seed, "replication": np.asarray(self.reps), **self.runs}
+
+    def weekly_table(self):
+        """The tidy weekly table, as a pandas DataFrame: one row per replication and week."""
         import pandas as pd
 
-        return pd.DataFrame({"scenario": self.scenario.name, "seed": self.seed, "replication": self.reps, **self.runs})
+        return pd.DataFrame(self.weekly_columns())
+
+    def run_table(self):
+        """One row per replication, as a pandas DataFrame: totals and final values."""
+        import pandas as pd
+
+        return pd.DataFrame(self.run_columns())
 
 
 #: units of the summary entries beyond SUMMARY

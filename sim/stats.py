@@ -49,5 +49,7 @@ def band(series: np.ndarray, level: float = 0.95) -> dict[str, np.ndarray]:
             mean = np.nanmean(s, axis=1)
             sd = np.nanstd(s, axis=1, ddof=1) if s.shape[1] > 1 else np.zeros(s.shape[0])
             half = (t_quantile(max(s.shape[1] - 1, 1), level) * sd / np.sqrt(np.maximum(n, 1))) if s.shape[1] > 1 else 0 * sd
-            lo, hi = np.nanpercentile(s, 5, axis=1), np.nanpercentile(s, 95, axis=1)
+            # np.percentile gives the same numbers without NaN and is ~20x faster than nanpercentile
+            pct = np.nanpercentile if np.isnan(s).any() else np.percentile
+            lo, hi = pct(s, 5, axis=1), pct(s, 95, axis=1)
     return {"mean": mean, "ci_low": mean - half, "ci_high": mean + half, "p05": lo, "p95": hi}

@@ -1,0 +1,73 @@
+"""Writing a run: the pandas-free CSV writer, and figures drawn in forked workers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.loader import load_scenario
+from sim.output import check_finite, concat_columns, write_csv
+from sim.plots import Renderer, timeseries
+from sim.runner import run_scenario
+
+from .conftest import ROOT
+
+SIZE = ["employees=40", "replications=3", "weeks=5"]
+#: pytest runs helper threads; `sim run` forks its figure workers before starting any (checked by hand)
+forks_under_pytest = pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+
+
+@pytest.fixture(scope="module")
+def runs():
+    return [run_scenario(load_scenario(ROOT / "scenarios" / f"{n}.yaml", SIZE)) for n in ("leaderboard", "tiers", "roi_gate")]
+
+
+def test_csv_writer_matches_pandas_to_csv(runs, tmp_path):
+    """weekly.csv and runs.csv are written without pandas, byte for byte as pandas writes them
+    (NaN as an empty cell, %.6g floats), including a comparison that stacks scenarios with and
+    without tier columns."""
+    for r in runs:
+        for cols, table in ((r.weekly_columns(), r.weekly_table()), (r.run_columns(), r.run_table())):
+            write_csv(tmp_path / "ours.csv", cols)
+            table.to_csv(tmp_path / "pandas.csv", index=False, float_format="%.6g")
+            assert (tmp_path / "ours.csv").read_text() == (tmp_path / "pandas.csv").read_text()
+    write_csv(tmp_path / "ours.csv", concat_columns([r.weekly_columns() for r in runs]))
+    pd.concat([r.weekly_table() for r in runs]).to_csv(tmp_path / "pandas.csv", index=False, float_format="%.6g")
+    ours = (tmp_path / "ours.csv").read_text()
+    assert ours == (tmp_path / "pandas.csv").read_text()
+    assert ",," in ours  # tier columns are empty for the scenarios without tiers
+
+
+def test_check_finite_refuses_infinity_in_a_dict_table():
+    check_finite({"scenario": "x", "cost": np.array([1.0, 2.0])}, "t.csv")
+    with pytest.raises(ValueError, match="column cost holds 1 non-finite"):
+        check_finite({"scenario": "x", "cost": np.array([1.0, np.inf])}, "t.csv")
+
+
+@forks_under_pytest
+def test_forked_renderer_draws_the_same_figure_as_this_process(runs, tmp_path):
+    series = {runs[0].scenario.name: runs[0].weekly}
+    timeseries(series, tmp_path / "here.png")
+    with Renderer(workers=2) as r:
+        assert r.pool is not None
+        fut = r.submit(timeseries, series, tmp_path / "there.png")
+        assert fut.result(timeout=120) == tmp_path / "there.png"
+    assert (tmp_path / "there.png").read_bytes() == (tmp_path / "here.png").read_bytes()
+
+
+@forks_under_pytest
+def test_renderer_passes_a_failure_on_and_stops_its_workers(tmp_path):
+    r = Renderer(workers=1)
+    fut = r.submit(timeseries, {"x": {}}, tmp_path / "bad.png")
+    with pytest.raises(KeyError):
+        fut.result(timeout=120)
+    procs = list(r.pool._processes.values())
+    r.close(failed=True)
+    for p in procs:
+        p.join(timeout=10)
+        assert not p.is_alive()
+    inline = Renderer(workers=0)  # no workers: drawn when submitted, errors kept in the future
+    assert inline.pool is None
+    with pytest.raises(KeyError):
+        inline.submit(timeseries, {"x": {}}, tmp_path / "bad.png").result()
