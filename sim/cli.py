@@ -167,8 +167,11 @@ def cmd_compare(args) -> int:
         print(n, file=sys.stderr)
     out = args.out or default_out("compare-" + "-".join(names))
     check_out(out, args.force)
-    comp = compare(scns, args.seed, args.replications, base, workers=args.workers, progress=not args.quiet)
-    write_compare(comp, out, plots=not args.no_plots, force=args.force, notes=notes)
+    from .plots import Renderer
+
+    with Renderer(0 if args.no_plots else None) as figures:  # its workers warm up while the engine runs
+        comp = compare(scns, args.seed, args.replications, base, workers=args.workers, progress=not args.quiet)
+        write_compare(comp, out, plots=not args.no_plots, force=args.force, notes=notes, renderer=figures)
     sums = {r.scenario.name: r.summary() for r in comp.results}
     rows = [("metric", "unit", *names)]
     for k in SUMMARY:

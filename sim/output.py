@@ -207,7 +207,7 @@ def write_run(results, out: Path, plots: bool = True, force: bool = False, rende
     return out
 
 
-def write_compare(comparison, out: Path, plots: bool = True, force: bool = False, notes=()) -> Path:
+def write_compare(comparison, out: Path, plots: bool = True, force: bool = False, notes=(), renderer=None) -> Path:
     """Write a comparison's folder: per-scenario configs, tables, summary with paired differences, report."""
     import dataclasses
 
@@ -234,5 +234,5 @@ def write_compare(comparison, out: Path, plots: bool = True, force: bool = False
         if plots:
             from .report import write_report
 
-            write_report(tmp / "report.html", comparison.results, comparison, notes)
+            write_report(tmp / "report.html", comparison.results, comparison, notes, renderer=renderer)
     return out
