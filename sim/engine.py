@@ -337,6 +337,8 @@ class Engine:
                 for l in range(L):
                     nbr[r, idx, mates + l] = cross[:, l]
         self.neighbours = nbr
+        self._movable = bool(self.degree.max() > 0)
+        self._isolated = bool((self.degree == 0).any())
 
     # --- the week ---------------------------------------------------------------------------
     def _on(self, p: Policy) -> np.ndarray:
@@ -632,31 +634,32 @@ class Engine:
         strategy with probability 1 / (1 + exp(-beta (pi_j - pi_i))). One uniform decides both
         the revision (u < q) and, rescaled as u / q, the adoption."""
         im, N = self.scn.imitation, self.N
-        u = self._imitation.next()
-        decide, pick = u[:, :N].ravel(), u[:, N:].ravel()
-        movable = N >= 2 if self.scn.network.kind == "well_mixed" else self.degree.max() > 0
+        u = self._imitation.next()  # (R, 2N), contiguous: the revision draws, then the neighbour picks
+        movable = N >= 2 if self.scn.network.kind == "well_mixed" else self._movable
         if movable:
             q = np.float32(im.rate)
-            who = np.flatnonzero(decide < q)  # the revisers, as flat indices into (R, N)
+            who = np.flatnonzero(u[:, :N] < q)  # the revisers, as flat indices into (R, N)
             rows = who // N
             cols = who - rows * N
+            at = who + rows * N  # where their draws sit in u's flat layout (rows of 2N)
+            flat_u = u.reshape(-1)
             if self.scn.network.kind == "well_mixed":
-                j = (cols + 1 + (pick[who] * (N - 1)).astype(np.int64)) % N
+                j = (cols + 1 + (flat_u[at + N] * (N - 1)).astype(np.int64)) % N
             else:
-                alone = self.degree[cols] == 0  # no neighbour to look at: no revision
-                if alone.any():
-                    who, rows, cols = who[~alone], rows[~alone], cols[~alone]
+                if self._isolated:  # an employee with no neighbour to look at does not revise
+                    has = self.degree[cols] > 0
+                    who, rows, cols, at = who[has], rows[has], cols[has], at[has]
                 D = self.neighbours.shape[2]
-                d = (pick[who] * self.degree[cols]).astype(np.int64)
-                j = self.neighbours.reshape(-1)[(rows * N + cols) * D + d]
+                d = (flat_u[at + N] * self.degree[cols]).astype(np.int64)
+                j = self.neighbours.reshape(-1)[who * D + d]
             flat_j = rows * N + j
             flat_pay = payoff.reshape(-1)
             with np.errstate(over="ignore"):
                 prob = 1.0 / (1.0 + np.exp(-im.intensity * (flat_pay[flat_j] - flat_pay[who])))
-            adopt = decide[who] < q * prob
-            maxxer = self.maxxer.copy()
-            maxxer.reshape(-1)[who[adopt]] = self.maxxer.reshape(-1)[flat_j[adopt]]
-            self.maxxer = maxxer
+            adopt = flat_u[at] < q * prob
+            flat_maxxer = self.maxxer.reshape(-1)
+            copied = flat_maxxer[flat_j[adopt]]  # every strategy is read before any is written: synchronous
+            flat_maxxer[who[adopt]] = copied
         if self._mutation is not None:
             self.maxxer ^= self._mutation.next() < im.mutation
 

@@ -84,8 +84,9 @@ class Stream:
                 g.random(shape, dtype=np.float32, out=block[r])
             if self.normal:
                 block = box_muller(block)
-            self._block = block  # (R, weeks, width), float32: draws are inputs, state stays float64
+            # (weeks, R, width): each week's draws are one contiguous (R, width) array
+            self._block = np.ascontiguousarray(block.transpose(1, 0, 2))
             self._i = 0
-        out = self._block[:, self._i]
+        out = self._block[self._i]
         self._i += 1
         return out
