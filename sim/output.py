@@ -150,6 +150,9 @@ class AtomicFolder:
     def __enter__(self) -> Path:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.incomplete-", dir=self.path.parent))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self.tmp, 0o777 & ~umask)  # mkdtemp's 0700 would stay on the results folder
         return self.tmp
 
     def __exit__(self, exc_type, exc, tb) -> None:

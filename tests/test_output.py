@@ -71,3 +71,19 @@ def test_renderer_passes_a_failure_on_and_stops_its_workers(tmp_path):
     assert inline.pool is None
     with pytest.raises(KeyError):
         inline.submit(timeseries, {"x": {}}, tmp_path / "bad.png").result()
+
+
+def test_results_folder_gets_the_usual_permissions(tmp_path):
+    """The folder is built under a private temporary name, but lands with the umask's permissions."""
+    import os
+
+    from sim.output import AtomicFolder
+
+    umask = os.umask(0o022)
+    try:
+        with AtomicFolder(tmp_path / "run") as tmp:
+            (tmp / "x.txt").write_text("x")
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "run" / "x.txt").read_text() == "x"
+    assert (tmp_path / "run").stat().st_mode & 0o777 == 0o755
