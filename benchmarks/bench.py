@@ -114,6 +114,55 @@ def fit_exponent(xs, ys) -> float:
     return sum((a - mx) * (b - my) for a, b in zip(lx, ly)) / sum((a - mx) ** 2 for a in lx)
 
 
+def ceiling(employees: int = 1000, replications: int = 30, repeat: int = 5) -> dict[str, float]:
+    """Milliseconds per week of the work no implementation of these rules, as numpy runs it here,
+    can skip; the engine's throughput cannot exceed R N / (their sum).
+
+    Measured on the arrays of a real leaderboard run (after 20 weeks), per week:
+    - the random draws: a uniform per employee for the choice, a normal for the shock, two
+      uniforms for imitation (the streams the engine reads, drawn the same way);
+    - two exact tie-averaged rankings: the metric (leaderboard percentiles, published cut-off)
+      and real value (Goodhart's rho);
+    - the transcendental functions, one whole-array call each: exp for the logit weight of each
+      of the K menu levels; for each of the 2 per-employee levels, log1p (value) and the log
+      and exp of the forecast percentile; log1p for the gaming bound, log1p for real value.
+    Everything else in the step (the arithmetic, the policies, the bookkeeping) comes on top.
+    """
+    import numpy as np
+
+    from sim.engine import Engine, rank_data
+    from sim.streams import CHOICE, IMITATION, SHOCKS, Stream
+
+    R, N = replications, employees
+    eng = Engine(scenario(N, R))
+    for _ in range(20):
+        eng.step()
+    K = 1 + len(eng.scn.choice.quantiles) + 1  # the optimum, the published quantiles, the leaderboard's target
+
+    def best(fn, n=52):
+        t = float("inf")
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            for _ in range(n):
+                fn()
+            t = min(t, (time.perf_counter() - t0) / n)
+        return t * 1e3
+
+    reps = list(range(R))
+    streams = [Stream(1, reps, CHOICE, N), Stream(1, reps, SHOCKS, N, normal=True), Stream(1, reps, IMITATION, 2 * N)]
+    out = {"rng_ms": best(lambda: [s.next() for s in streams])}
+    metric, value = eng.metric.copy(), eng.v.copy()
+    out["ranking_ms"] = best(lambda: (rank_data(metric), rank_data(value)), 20)
+    a = np.random.default_rng(0).random((R, N), dtype=np.float32)
+    calls = [np.exp] * K + [np.log1p, np.log, np.exp] * 2 + [np.log1p, np.log1p]
+    out["math_ms"] = best(lambda: [f(a) for f in calls], 20)
+    out["one_pass_ms"] = best(lambda: a + a, 50)  # one elementwise pass, for scale
+    out["total_ms"] = out["rng_ms"] + out["ranking_ms"] + out["math_ms"]
+    out["ceiling"] = R * N / (out["total_ms"] / 1e3)
+    out["step_ms"] = engine_seconds(N, R, repeat=2) / 52 * 1e3
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="only N = 1,000 x R = 30")
@@ -145,6 +194,12 @@ def main() -> None:
           f"{plain / same:.1%} of the throughput without tiers")
     print(f"  scenarios/tiers.yaml (standard tiers; more maxxers, who burn on the small tier): {rate(tiers):.2f} M/s, "
           f"{plain / tiers:.1%}")
+    c = ceiling()
+    fig["ceiling"], fig["ceiling_ms"] = c["ceiling"], c["total_ms"]
+    print(f"irreducible work per week at 1,000 x 30 (see ceiling()): random draws {c['rng_ms']:.2f} ms, two exact "
+          f"rankings {c['ranking_ms']:.2f} ms, transcendental functions {c['math_ms']:.2f} ms; total "
+          f"{c['total_ms']:.2f} ms, a ceiling of {c['ceiling'] / 1e6:.1f} M agent-steps/s (the whole step takes "
+          f"{c['step_ms']:.2f} ms; one elementwise pass {c['one_pass_ms'] * 1e3:.0f} us)")
     if args.quick:
         return
     try:

@@ -505,7 +505,6 @@ class Engine:
             # positive so 0 / 0 cannot occur (with gap > 0 it still gives xg = 0). No np.where:
             # on a random mask it costs 15 elementwise operations (branch mispredictions)
             xg = np.maximum(np.maximum(pk, F(1e-30)) / (np.maximum(gap, zeros) + F(0.0)) - x0, zeros)
-        log_xg = np.log1p(xg * inv_x0)  # value is increasing, so ln(1 + min(m, xg)/x0) = min(., .)
         if self.J:
             excess_cost = g_r - cp
             half_gamma = F(0.5 * e.gamma) if rxy is None else F(0.5 * e.gamma) * rxy * rxy
@@ -525,7 +524,7 @@ class Engine:
         offered = [None] * len(levels)  # None: on the menu everywhere; else (R, 1) where offered
         for p in active:
             for thr in p.thresholds(w):
-                levels.append(np.minimum(np.asarray(thr, dtype=np.float64), MAX_TOKENS).astype(F))
+                levels.append(np.minimum(np.asarray(thr).astype(F, copy=False), F(MAX_TOKENS)))
                 offered.append(None if self.active[p.id].all() else self.active[p.id][:, None])
         # Utility of metric level m: U = (1-s) V(x) - (tau + sigma p) x - (sigma p + c) y - gamma y^2 / 2
         # with x = min(m, xg), y = m - x. For everyone it starts as if x = m (honest); the few who
@@ -533,10 +532,16 @@ class Engine:
         gam = np.flatnonzero(np.isfinite(xg).ravel())
         if gam.size:
             rows_g = gam // self.N
-            xg_g, log_xg_g = xg.ravel()[gam], log_xg.ravel()[gam]
+            xg_g = xg.ravel()[gam]
+            # value is increasing, so ln(1 + min(m, xg)/x0) = min(ln(1 + m/x0), ln(1 + xg/x0)); only
+            # for those who may game (log1p of the others' xg = inf takes numpy's slow path)
+            log_xg_g = np.log1p(xg_g * inv_x0)
             pk_g, excess_g = pk.ravel()[gam], excess_cost.ravel()[gam]
             hg_g = half_gamma.ravel()[gam] if np.ndim(half_gamma) else half_gamma
         split = any(p.uses_split for p in active)
+        if split:  # capped: log1p(inf) takes numpy's slow path; every menu level is far below the cap, so
+            # min(log_m, log_xg) is the same as uncapped
+            log_xg = np.log1p(np.minimum(xg * inv_x0, F(1e30)))
         utilities, menu = [], []
         for k, level in enumerate(levels):
             m = level if cap is None else np.minimum(level, cap)
