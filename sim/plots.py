@@ -172,15 +172,23 @@ class Renderer:
     def __init__(self, workers: int | None = None) -> None:
         import multiprocessing as mp
 
-        n = min(2, _cpus()) if workers is None else workers
-        if n < 2 and workers is None:
-            n = 0
+        n = workers
+        if n is None:  # two workers, if there are two cores and forking is safe (no other thread runs)
+            import threading
+
+            n = 2 if _cpus() >= 2 and threading.active_count() == 1 else 0
         self.pool = None
         if n >= 1 and "fork" in mp.get_all_start_methods():
             from concurrent.futures import ProcessPoolExecutor
 
+            import warnings
+
             self.pool = ProcessPoolExecutor(n, mp_context=mp.get_context("fork"), initializer=_warm)
-            self.pool.submit(int)  # with fork, every worker starts now and warms up in the background
+            with warnings.catch_warnings():
+                # Python counts the OS threads of native libraries (OpenBLAS keeps idle ones, and
+                # guards fork itself); no Python thread runs here when the default is taken
+                warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
+                self.pool.submit(int)  # with fork, every worker starts now and warms up in the background
 
     def submit(self, fn, *args, **kwargs):
         from concurrent.futures import Future

@@ -14,8 +14,6 @@ from sim.runner import run_scenario
 from .conftest import ROOT
 
 SIZE = ["employees=40", "replications=3", "weeks=5"]
-#: pytest runs helper threads; `sim run` forks its figure workers before starting any (checked by hand)
-forks_under_pytest = pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +43,6 @@ def test_check_finite_refuses_infinity_in_a_dict_table():
         check_finite({"scenario": "x", "cost": np.array([1.0, np.inf])}, "t.csv")
 
 
-@forks_under_pytest
 def test_forked_renderer_draws_the_same_figure_as_this_process(runs, tmp_path):
     series = {runs[0].scenario.name: runs[0].weekly}
     timeseries(series, tmp_path / "here.png")
@@ -56,7 +53,6 @@ def test_forked_renderer_draws_the_same_figure_as_this_process(runs, tmp_path):
     assert (tmp_path / "there.png").read_bytes() == (tmp_path / "here.png").read_bytes()
 
 
-@forks_under_pytest
 def test_renderer_passes_a_failure_on_and_stops_its_workers(tmp_path):
     r = Renderer(workers=1)
     fut = r.submit(timeseries, {"x": {}}, tmp_path / "bad.png")
