@@ -515,7 +515,8 @@ class Engine:
         for p in active:
             c = p.cap(w)
             if c is not None:
-                c = self._mask(p, c, np.inf).astype(F)
+                with np.errstate(over="ignore"):  # a cap beyond float32's range is no cap: inf
+                    c = self._mask(p, c, np.inf).astype(F)
                 cap = c if cap is None else np.minimum(cap, c)
         if cap is not None and not np.isfinite(cap).any():
             cap = None
@@ -524,7 +525,8 @@ class Engine:
         offered = [None] * len(levels)  # None: on the menu everywhere; else (R, 1) where offered
         for p in active:
             for thr in p.thresholds(w):
-                levels.append(np.minimum(np.asarray(thr).astype(F, copy=False), F(MAX_TOKENS)))
+                thr = np.asarray(thr)  # capped in its own precision (a float64 beyond float32's range), then float32
+                levels.append(np.minimum(thr, thr.dtype.type(MAX_TOKENS)).astype(F, copy=False))
                 offered.append(None if self.active[p.id].all() else self.active[p.id][:, None])
         # Utility of metric level m: U = (1-s) V(x) - (tau + sigma p) x - (sigma p + c) y - gamma y^2 / 2
         # with x = min(m, xg), y = m - x. For everyone it starts as if x = m (honest); the few who
