@@ -552,8 +552,8 @@ class Engine:
             u = pk * log_m - cp * m
             if gam.size:
                 col = m.shape[1] == 1
-                m_g = m[rows_g, 0] if col else m.ravel()[gam]
-                log_m_g = log_m[rows_g, 0] if col else log_m.ravel()[gam]
+                at = rows_g if col else gam  # a column (R, 1) is read by row
+                m_g, log_m_g = m.ravel()[at], log_m.ravel()[at]
                 y_g = np.maximum(m_g - xg_g, F(0.0))
                 u.ravel()[gam] += pk_g * (np.minimum(log_m_g, log_xg_g) - log_m_g) - y_g * (excess_g + hg_g * y_g)
             y = value = None
@@ -577,8 +577,7 @@ class Engine:
 
         # 3. outcome
         shock = 1.0 + e.shock_sd * self._shocks.next()
-        team_y = np.add.reduceat(y, self.team_start, axis=1)
-        burden = e.gaming_burden * (np.repeat(team_y, self.team_size, axis=1) - y)
+        burden = e.gaming_burden * self._teammates_sum(y)
         v = ak * np.log1p(x / e.x0) * shock - burden
         if self.J:  # productive and gaming tokens may run on different tiers
             cost = self.price * x + self.price_y * y
@@ -609,6 +608,26 @@ class Engine:
         # 7. management triggers, effective next week
         self._check_triggers()
         self.t += 1
+
+    def _teammates_sum(self, y: np.ndarray) -> np.ndarray:
+        """Each employee's teammates' total of ``y`` (the team's sum less their own).
+
+        Team sums are numpy's ``add.reduceat`` over each team's columns. With equal teams of at
+        most 8 the same sum is built from strided views, in reduceat's own order (the first
+        member, plus the others added in turn: numpy's pairwise sum is sequential below 8
+        terms), so the result is identical at a third of the cost (tested against reduceat).
+        """
+        R, N = y.shape
+        ts = int(self.team_size[0])
+        if ts <= 8 and N % ts == 0 and ts > 1:
+            t = y.reshape(R, N // ts, ts)
+            rest = t[..., 1]
+            for j in range(2, ts):
+                rest = rest + t[..., j]
+            team = t[..., 0] + rest
+            return (team[:, :, None] - t).reshape(R, N)
+        team = np.add.reduceat(y, self.team_start, axis=1)
+        return np.repeat(team, self.team_size, axis=1) - y
 
     def _logit_pick(self, utilities: list[np.ndarray], temperature: float, menu: list[np.ndarray]) -> np.ndarray:
         """Sample a menu level per employee with probability proportional to exp(U / lambda), by

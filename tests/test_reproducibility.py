@@ -138,3 +138,14 @@ def test_throttle_caps_and_charges_the_same_weeks():
         shares.append(eng.history["throttled_share"][eng.t - 1, 0])
     # audits at the end of weeks 5 and 10 fail everyone (hurdle 50): weeks 6-8 are capped
     assert shares[:5] == [0.0] * 5 and shares[5:8] == [1.0] * 3 and shares[8] == 0.0
+
+
+@pytest.mark.parametrize("team_size,employees", [(1, 24), (2, 24), (3, 24), (5, 40), (8, 48), (8, 50), (9, 45), (12, 48)])
+def test_teammates_sum_is_reduceat_bit_for_bit(team_size, employees):
+    """The gaming burden's team sums take a strided shortcut for equal teams of up to 8; it must
+    equal numpy's add.reduceat exactly (same order of additions), for any team size."""
+    eng = Engine(small("leaderboard", f"network.team_size={team_size}", employees=employees, replications=3, weeks=1))
+    y = np.random.default_rng(team_size).lognormal(size=(3, employees)).astype(np.float32)
+    y[:, ::3] = 0.0
+    expected = np.repeat(np.add.reduceat(y, eng.team_start, axis=1), eng.team_size, axis=1) - y
+    assert np.array_equal(eng._teammates_sum(y).view(np.int32), expected.view(np.int32))
