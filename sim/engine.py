@@ -497,7 +497,7 @@ class Engine:
         # employees, and maxxers with c_i >= tau, get xg = inf (never game).
         if self.J:  # moving a metric unit from productive to gaming tokens saves cp - g r per token
             g_r = self._g if rxy is None else self._g * rxy
-            gap = np.where(self.maxxer, cp - g_r, F(0.0))
+            gap = (cp - g_r) * self.maxxer  # 0 (or -0) for honest employees: xg = inf below
         else:
             gap = tau - np.maximum(self._c32, tau * ~self.maxxer)
         with np.errstate(divide="ignore", over="ignore"):
