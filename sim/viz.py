@@ -82,6 +82,8 @@ KNOBS: tuple[Knob, ...] = (
          0.02, 0.9, 0.02),
     Knob("gaming_aversion", "Gaming aversion $/Mtok", "workforce.gaming_aversion", "float",
          0.1, 10, 0.1),
+    # on: the standard frontier / mid / small tiers at list prices (the token price knob is then unused)
+    Knob("tiers", "Model tiers (frontier / mid / small)", "economy.tiers", "bool"),
 )
 KNOB_NAMES = tuple(k.name for k in KNOBS)
 
@@ -123,6 +125,7 @@ def knob_values(scn: Scenario) -> dict[str, float | int | bool]:
         "price": scn.economy.price,
         "status_seeking": float(ss_mean),
         "gaming_aversion": float(ga_median),
+        "tiers": bool(scn.economy.tiers),
     }
 
 
@@ -160,6 +163,8 @@ def knob_overrides(scn: Scenario, policy: str = "as in scenario", **knobs) -> li
             conc = ss.a + ss.b if ss.dist == "beta" else 7.0  # keep the spread, move the mean
             mean = min(max(float(value), 1e-3), 1 - 1e-3)
             out.append(f"workforce.status_seeking={{dist: beta, a: {mean * conc!r}, b: {(1 - mean) * conc!r}}}")
+        elif knob.name == "tiers":  # the standard tiers, or one model at the economy's price
+            out.append("economy.tiers=standard" if value else "economy.tiers=[]")
         elif knob.name == "gaming_aversion":
             ga = wf.gaming_aversion
             sigma = ga.sigma if ga.dist == "lognormal" else 0.8
@@ -184,8 +189,9 @@ class TeachingEconomy(TokenEconomy):
         employees: Workforce size (the app's default keeps stepping live).
         weeks: Horizon; None keeps the scenario's.
         prize, visibility, budget, use_it_or_lose_it, audit_every, audit_noise, price,
-            status_seeking, gaming_aversion: The knobs of :data:`KNOBS`; None keeps the
-            scenario's value.
+            status_seeking, gaming_aversion, tiers: The knobs of :data:`KNOBS`; None keeps the
+            scenario's value. ``tiers=True`` gives the standard frontier / mid / small tiers
+            (MODEL.md §4.8), ``False`` one model at ``price``.
         rng: Seed. ``TeachingEconomy(s, rng=k)`` with no knobs moved plays exactly
             ``TokenEconomy(s, rng=k)``.
     """
@@ -206,12 +212,13 @@ class TeachingEconomy(TokenEconomy):
         price: float | None = None,
         status_seeking: float | None = None,
         gaming_aversion: float | None = None,
+        tiers: bool | None = None,
         rng: int | None = None,
     ) -> None:
         base = load_scenario(config)
         knobs = dict(prize=prize, visibility=visibility, budget=budget, use_it_or_lose_it=use_it_or_lose_it,
                      audit_every=audit_every, audit_noise=audit_noise, price=price,
-                     status_seeking=status_seeking, gaming_aversion=gaming_aversion)
+                     status_seeking=status_seeking, gaming_aversion=gaming_aversion, tiers=tiers)
         overrides = knob_overrides(base, policy, **knobs)
         super().__init__(config, employees=employees, weeks=weeks, overrides=overrides, rng=rng)
         self.scenario_name = str(config)
@@ -302,6 +309,44 @@ def gaming_figure(model: TokenEconomy):
     ax.set_ylim(bottom=0)
     ax.set_ylabel("%")
     ax.set_title("Gaming and maxxers", fontsize=10)
+    ax.legend(fontsize=8, loc="center right")
+    return fig
+
+
+TIER_COLOURS = {"frontier": PALETTE[3], "mid": PALETTE[1], "small": PALETTE[2]}
+
+
+def tier_shares(model: TokenEconomy) -> dict[str, float]:
+    """Each model tier's share of last week's tokens (empty without tiers or before week 1)."""
+    names = model.engine.tier_names
+    if not names or not model.week:
+        return {}
+    tokens = {n: latest(model, f"tokens_per_employee[{n}]") for n in names}
+    total = sum(tokens.values())
+    return {n: (t / total if total > 0 else 0.0) for n, t in tokens.items()}
+
+
+def tiers_figure(model: TokenEconomy):
+    """Tokens per employee-week on each model tier (MODEL.md §4.8); without tiers, how to get them."""
+    fig = _figure()
+    ax = fig.add_subplot()
+    names = model.engine.tier_names
+    if not names:
+        ax.text(0.5, 0.5, "One model for all work.\nTick 'Model tiers' and press Reset to let\nemployees "
+                "route work to frontier, mid and small models.", ha="center", va="center", fontsize=9,
+                transform=ax.transAxes)
+        ax.set_axis_off()
+        ax.set_title("Model tiers", fontsize=10)
+        return fig
+    weeks = np.arange(1, model.week + 1)
+    for i, n in enumerate(names):
+        ax.plot(weeks, series(model, f"tokens_per_employee[{n}]"), lw=2, label=n,
+                color=TIER_COLOURS.get(n, PALETTE[(i + 4) % len(PALETTE)]))
+    _mark_regimes(ax, model)
+    _weeks_axis(ax, model)
+    ax.set_ylim(bottom=0)
+    ax.set_ylabel("Mtok per employee-week")
+    ax.set_title("Tokens by model tier", fontsize=10)
     ax.legend(fontsize=8, loc="center right")
     return fig
 

@@ -79,8 +79,12 @@ def StatusPanel(model):
             solara.Button("Sticker-shock turn: ROI gate only", outlined=True, on_click=sticker_turn,
                           classes=["sim-sticker"])
         k = model.knobs
+        eco = model.config.economy
+        price = ("token prices by model tier: " + ", ".join(f"{t.name} ${t.blended(eco.input_share):.2f}/Mtok"
+                                                            for t in eco.tiers)) if k["tiers"] else \
+            f"Token price ${k['price']:.2f}/Mtok"
         solara.Text(
-            f"Token price ${k['price']:.2f}/Mtok · leaderboard prize ${k['prize']:.0f}/week, top "
+            f"{price} · leaderboard prize ${k['prize']:.0f}/week, top "
             f"{100 * k['visibility']:.0f}% on the board · budget ${k['budget']:.0f}/period"
             f"{' use-it-or-lose-it' if k['use_it_or_lose_it'] else ''} · audits every {k['audit_every']} weeks, "
             f"noise {k['audit_noise']:.2f} · status-seeking {k['status_seeking']:.2f}, gaming aversion "
@@ -161,6 +165,16 @@ def Network(model):
 
 
 @solara.component
+def Tiers(model):
+    update_counter.get()
+    shares = viz.tier_shares(model)
+    caption = ("one model for all work" if not model.engine.tier_names else
+               "no weeks played yet" if not model.week else
+               f"week {model.week}: " + ", ".join(f"{n} {100 * x:.0f}%" for n, x in shares.items()) + " of tokens")
+    _plot(model, viz.tiers_figure, caption, "sim-tiers")
+
+
+@solara.component
 def Views(model):
     """The live views, laid out in two columns.
 
@@ -183,8 +197,10 @@ def Views(model):
         with solara.Columns([1, 1]):
             with solara.Card(margin=0):
                 Network(model)
-            with solara.Card("How to read this", margin=0):
-                solara.HTML(tag="div", unsafe_innerHTML=GUIDE)
+            with solara.Card(margin=0):
+                Tiers(model)
+        with solara.Card("How to read this", margin=0):
+            solara.HTML(tag="div", unsafe_innerHTML=GUIDE)
 
 
 GUIDE = """<ul>
@@ -195,6 +211,8 @@ GUIDE = """<ul>
 <li><b>Goodhart scatter</b>: each dot is an employee, tokens (the measure) against real value.
   The rank correlation rho is near 0.9 without incentives; a reward on tokens pulls them apart.</li>
 <li><b>Leaderboard</b>: the top 10 by tokens, with each one's rank by real value beside.</li>
+<li><b>Model tiers</b> (tick the box, then Reset): frontier, mid and small models at list prices.
+  Real work goes where it pays; tokens burnt for a token board go to the cheapest, fastest tier.</li>
 <li><b>Sliders</b> (left) take effect on <b>Reset</b>; <b>Switch policy now</b> acts on the running model.</li>
 </ul>"""
 

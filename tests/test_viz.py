@@ -32,7 +32,7 @@ LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking
                "--disable-sync", "--no-first-run"]
 #: a value inside each knob's range, different from every shipped scenario's
 MOVED = {"prize": 650.0, "visibility": 0.25, "budget": 2500.0, "use_it_or_lose_it": False, "audit_every": 7,
-         "audit_noise": 0.9, "price": 6.5, "status_seeking": 0.6, "gaming_aversion": 0.7}
+         "audit_noise": 0.9, "price": 6.5, "status_seeking": 0.6, "gaming_aversion": 0.7, "tiers": True}
 
 
 def field_value(model: TokenEconomy, knob) -> float | bool:
@@ -42,6 +42,8 @@ def field_value(model: TokenEconomy, knob) -> float | bool:
         return d.a / (d.a + d.b)
     if knob.name == "gaming_aversion":
         return cfg.workforce.gaming_aversion.median
+    if knob.name == "tiers":
+        return bool(cfg.economy.tiers)
     if knob.field.startswith("policies."):
         _, pid, field = knob.field.split(".")
         return cfg.policies[pid][field]
@@ -127,6 +129,28 @@ def test_views_draw_what_the_model_holds():
     sizes = np.bincount(team)
     assert same.sum() == int((sizes * (sizes - 1) // 2).sum())  # every team is a clique
     assert viz.network_figure(m).axes[0].collections
+
+
+def test_tiers_knob_and_view():
+    """The tiers knob gives the standard frontier / mid / small tiers (and off, one model); the tier
+    view plots each tier's weekly tokens, and on the token board gaming burns on the small tier."""
+    from sim import viz
+
+    plain = TeachingEconomy("leaderboard", employees=200, weeks=6, rng=3)
+    assert plain.engine.tier_names == [] and viz.tier_shares(plain) == {}
+    assert not viz.tiers_figure(plain).axes[0].lines  # a hint to tick the box, no plot
+    m = TeachingEconomy("leaderboard", employees=200, weeks=6, rng=3, tiers=True)
+    assert m.engine.tier_names == ["frontier", "mid", "small"] and m.knobs["tiers"] is True
+    for _ in range(5):
+        m.step()
+    lines = viz.tiers_figure(m).axes[0].lines
+    assert [ln.get_label() for ln in lines] == ["frontier", "mid", "small"]
+    for ln, name in zip(lines, m.engine.tier_names):
+        np.testing.assert_allclose(ln.get_ydata(), m.engine.history[f"tokens_per_employee[{name}]"][:5, 0])
+    shares = viz.tier_shares(m)
+    assert sum(shares.values()) == pytest.approx(1.0)
+    off = TeachingEconomy("tiers", employees=50, weeks=2, rng=1, tiers=False)
+    assert off.engine.tier_names == [] and off.knobs["tiers"] is False
 
 
 def test_viz_without_solara_is_one_clear_error(monkeypatch, capsys):
@@ -248,6 +272,17 @@ def test_app_in_browser(server):
             sync_api.expect(in_force).not_to_contain_text("leaderboard")
             step.click()
             sync_api.expect(week).to_have_text("Week 5", timeout=30_000)
+
+            # model tiers: the view explains how to get them; tick the box, Reset, and it plots them
+            tiers_caption = page.locator(".sim-tiers-caption")
+            sync_api.expect(tiers_caption).to_contain_text("one model for all work")
+            page.locator(".v-input", has_text="Model tiers").locator("input[type=checkbox]").click()
+            page.get_by_role("button", name="Reset", exact=True).click()
+            sync_api.expect(settings).to_contain_text("token prices by model tier: frontier $21.00/Mtok", timeout=30_000)
+            step.click()
+            sync_api.expect(week).to_have_text("Week 1", timeout=30_000)
+            sync_api.expect(tiers_caption).to_contain_text("week 1: frontier", timeout=30_000)
+            sync_api.expect(tiers_caption).to_contain_text("small")
             ARTIFACTS.mkdir(exist_ok=True)
             page.screenshot(path=str(ARTIFACTS / "viz-app.png"), full_page=True)
             assert not errors, f"browser errors: {errors}"
