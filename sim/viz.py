@@ -4,11 +4,11 @@ Two halves, so the notebooks and tests can use the model and figures without a b
 
 - :class:`TeachingEconomy`, a :class:`~sim.model.TokenEconomy` whose constructor takes the app's
   knobs (leaderboard prize and visibility, budget size and use-it-or-lose-it, audit interval and
-  noise, token price, workforce status-seeking and gaming aversion, the policy in force at week
-  0). Each knob becomes a ``--set`` override of a real scenario field, so the app runs the same
-  model as ``sim run``; the figure functions (:func:`cost_value_figure`, :func:`gaming_figure`,
-  :func:`goodhart_figure`, :func:`network_figure`, :func:`leaderboard_table`) draw any
-  ``TokenEconomy``.
+  noise, token price, workforce status-seeking and gaming aversion, model tiers, the policy in
+  force at week 0). Each knob becomes a ``--set`` override of a real scenario field, so the app
+  runs the same model as ``sim run``; the figure functions (:func:`cost_value_figure`,
+  :func:`gaming_figure`, :func:`goodhart_figure`, :func:`network_figure`, :func:`tiers_figure`,
+  :func:`leaderboard_table`) draw any ``TokenEconomy``.
 - :func:`serve`, which serves the Mesa SolaraViz page of :mod:`sim.viz_app` (needs the ``viz``
   extra: solara) on a loopback port until Ctrl-C.
 
