@@ -163,10 +163,10 @@ class Budget(Policy):
 
     def _remaining_tokens(self, w):
         left = np.maximum(self.alloc - self.spent, 0.0)
-        if np.ndim(w.price):  # tiers: each employee's price
-            with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # a near-free token: no limit (inf)
+            if np.ndim(w.price):  # tiers: each employee's price
                 return np.where(w.price > 0, left / np.where(w.price > 0, w.price, 1.0), np.inf)
-        return left / w.price if w.price > 0 else np.full_like(left, np.inf)
+            return left / w.price if w.price > 0 else np.full_like(left, np.inf)
 
     def thresholds(self, w):
         pace = self._remaining_tokens(w) / self._weeks_left(w)
