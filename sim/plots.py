@@ -171,6 +171,7 @@ class Renderer:
 
     def __init__(self, workers: int | None = None) -> None:
         import multiprocessing as mp
+        import sys
 
         n = workers
         if n is None:  # two workers, if there are two cores and forking is safe (no other thread runs)
@@ -178,7 +179,8 @@ class Renderer:
 
             n = 2 if _cpus() >= 2 and threading.active_count() == 1 else 0
         self.pool = None
-        if n >= 1 and "fork" in mp.get_all_start_methods():
+        # fork only on Linux: macOS offers it, but its system libraries are not fork-safe
+        if n >= 1 and sys.platform.startswith("linux") and "fork" in mp.get_all_start_methods():
             from concurrent.futures import ProcessPoolExecutor
 
             import warnings
