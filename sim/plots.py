@@ -162,11 +162,13 @@ class Renderer:
     ``with Renderer() as r:`` forks the workers at once; they import matplotlib (about 0.5 s)
     while the engine runs. ``r.submit(fn, *args)`` returns a future for ``fn(*args)``. The
     figures of a report are independent, so two workers halve the time spent drawing. With
-    ``workers=0``, on one core, or where ``fork`` is not available, each figure is drawn in this
-    process when it is submitted (the same files, only slower).
+    ``workers=0``, on one core, off Linux (``fork`` is missing or unsafe there), or while other
+    Python threads run (a fork could copy a lock one of them holds), each figure is drawn in
+    this process when it is submitted: the same files, only slower.
 
     Args:
-        workers: Worker processes (default: 2 when the machine has 2 cores or more, else 0).
+        workers: Worker processes (default: 2 on Linux with 2 cores or more and no other
+            Python thread running, else 0).
     """
 
     def __init__(self, workers: int | None = None) -> None:
@@ -181,9 +183,8 @@ class Renderer:
         self.pool = None
         # fork only on Linux: macOS offers it, but its system libraries are not fork-safe
         if n >= 1 and sys.platform.startswith("linux") and "fork" in mp.get_all_start_methods():
-            from concurrent.futures import ProcessPoolExecutor
-
             import warnings
+            from concurrent.futures import ProcessPoolExecutor
 
             self.pool = ProcessPoolExecutor(n, mp_context=mp.get_context("fork"), initializer=_warm)
             with warnings.catch_warnings():
