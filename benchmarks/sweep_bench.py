@@ -52,6 +52,11 @@ outcomes: [cost, net_value, gaming_share, maxxer_share, goodhart_rho]
 """
 
 
+def chunk_size(points: int) -> int:
+    """Points per chunk: about 100 chunks, 1 to 50 points each."""
+    return max(1, min(50, -(-points // 100)))
+
+
 def load() -> float:
     return os.getloadavg()[0]
 
@@ -109,7 +114,7 @@ def main() -> None:
         n = P if args.scaling_points is None else args.scaling_points
         main_run = None
         if not args.skip_main:
-            chunk = max(1, min(50, -(-P // 100)))
+            chunk = chunk_size(P)
             lm = load()
             tm, cm = timed_sweep(tmp, "main", P, args.workers, args, chunk=chunk)
             main_run = (tm, cm, lm)
@@ -128,7 +133,7 @@ def main() -> None:
         if n:
             # the same workload on 1 and on 2 workers; by default the main sweep itself (the issue's
             # "same 1,000-point workload"), whose 2-worker run is the one above
-            chunk = max(1, min(50, -(-n // 100)))
+            chunk = chunk_size(n)
             l1 = load()
             t1, c1 = timed_sweep(tmp, "scale1", n, 1, args, chunk=chunk)
             if main_run is not None and n == P and args.workers == 2:

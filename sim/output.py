@@ -92,10 +92,15 @@ def check_finite(table, name: str) -> None:
             raise ValueError(f"{name}: column {col} holds {int(bad.sum())} non-finite value(s); refusing to write")
 
 
+def _rows(table: dict) -> int:
+    """Rows of a table given as a dict of columns (scalars repeat; all scalars: one row)."""
+    return max((np.size(v) for v in table.values() if np.ndim(v)), default=1)
+
+
 def concat_columns(parts: list[dict]) -> dict:
     """Stack tables given as dicts of columns (scalars repeat down their part); a column that a
     part lacks is NaN there, as pandas.concat does."""
-    sizes = [max((np.size(v) for v in p.values() if np.ndim(v)), default=1) for p in parts]
+    sizes = [_rows(p) for p in parts]
     names = list(dict.fromkeys(k for p in parts for k in p))
     out = {}
     for k in names:
@@ -112,7 +117,7 @@ def write_csv(path: Path, table: dict, float_format: str = "%.6g") -> None:
     floats formatted, NaN as an empty cell, scalars repeated down the column."""
     import csv
 
-    n = max((np.size(v) for v in table.values() if np.ndim(v)), default=1)
+    n = _rows(table)
     cols = []
     for v in table.values():
         if not np.ndim(v):
@@ -129,6 +134,15 @@ def write_csv(path: Path, table: dict, float_format: str = "%.6g") -> None:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(list(table))
         w.writerows(zip(*cols))
+
+
+def write_tables(folder: Path, weekly: dict, runs: dict) -> None:
+    """weekly.csv and runs.csv, refused if a number that must be defined is not finite (a run's
+    ROI and rho may be undefined)."""
+    check_finite(weekly, "weekly.csv")
+    check_finite({k: v for k, v in runs.items() if k not in ("roi", "goodhart_rho")}, "runs.csv")
+    write_csv(folder / "weekly.csv", weekly)
+    write_csv(folder / "runs.csv", runs)
 
 
 def resolved_config(scn, seed: int, replications: int | None = None) -> dict:
@@ -175,38 +189,28 @@ def write_run(results, out: Path, plots: bool = True, force: bool = False, rende
 
     from .plots import Renderer
 
-    own = renderer is None
-    if own:
-        renderer = Renderer(workers=0)
-    try:
-        with AtomicFolder(out, force) as tmp:
-            ts = None
-            if plots:  # the slowest figure first: the workers draw it while the tables are written
-                from .plots import timeseries
+    renderer = renderer or Renderer(workers=0)  # no workers: nothing to close
+    with AtomicFolder(out, force) as tmp:
+        ts = None
+        if plots:  # the slowest figure first: the workers draw it while the tables are written
+            from .plots import timeseries
 
-                ts = renderer.submit(timeseries, {results.scenario.name: results.weekly}, tmp / "timeseries.png",
-                                     title=f"{results.scenario.name}: mean, 95% CI and 5-95% band over "
-                                           f"{len(results.reps)} replications")
-            summary = results.summary()
-            cfg = resolved_config(results.scenario, results.seed, len(results.reps))
-            (tmp / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-            weekly, runs = results.weekly_columns(), results.run_columns()
-            check_finite(weekly, "weekly.csv")
-            check_finite({k: v for k, v in runs.items() if k not in ("roi", "goodhart_rho")}, "runs.csv")
-            write_csv(tmp / "weekly.csv", weekly)
-            write_csv(tmp / "runs.csv", runs)
-            (tmp / "summary.json").write_text(
-                json.dumps(finite_json({"scenario": results.scenario.name, "seed": results.seed,
-                                        "replications": len(results.reps), "sim_version": version(),
-                                        "metrics": summary}), indent=2)
-            )
-            if plots:
-                from .report import write_report
+            ts = renderer.submit(timeseries, {results.scenario.name: results.weekly}, tmp / "timeseries.png",
+                                 title=f"{results.scenario.name}: mean, 95% CI and 5-95% band over "
+                                       f"{len(results.reps)} replications")
+        summary = results.summary()
+        cfg = resolved_config(results.scenario, results.seed, len(results.reps))
+        (tmp / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+        write_tables(tmp, results.weekly_columns(), results.run_columns())
+        (tmp / "summary.json").write_text(
+            json.dumps(finite_json({"scenario": results.scenario.name, "seed": results.seed,
+                                    "replications": len(results.reps), "sim_version": version(),
+                                    "metrics": summary}), indent=2)
+        )
+        if plots:
+            from .report import write_report
 
-                write_report(tmp / "report.html", [results], timeseries_png=ts, renderer=renderer)
-    finally:
-        if own:
-            renderer.close()
+            write_report(tmp / "report.html", [results], timeseries_png=ts, renderer=renderer)
     return out
 
 
@@ -221,12 +225,8 @@ def write_compare(comparison, out: Path, plots: bool = True, force: bool = False
         for r in comparison.results:
             cfg = resolved_config(r.scenario, r.seed, len(r.reps))
             (tmp / "configs" / f"{r.scenario.name}.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-        weekly = concat_columns([r.weekly_columns() for r in comparison.results])
-        runs = concat_columns([r.run_columns() for r in comparison.results])
-        check_finite(weekly, "weekly.csv")
-        check_finite({k: v for k, v in runs.items() if k not in ("roi", "goodhart_rho")}, "runs.csv")
-        write_csv(tmp / "weekly.csv", weekly)
-        write_csv(tmp / "runs.csv", runs)
+        write_tables(tmp, concat_columns([r.weekly_columns() for r in comparison.results]),
+                     concat_columns([r.run_columns() for r in comparison.results]))
         diffs = {name: {m: {**dataclasses.asdict(d), "pairing_gain": d.gain} for m, d in ds.items()}
                  for name, ds in comparison.differences().items()}
         doc = {"baseline": comparison.names[comparison.baseline], "seed": comparison.results[0].seed,

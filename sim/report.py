@@ -184,9 +184,7 @@ def write_report(path: Path, results: list, comparison=None, notes: list[str] = 
     from .plots import Renderer
 
     names = [r.scenario.name for r in results]
-    own = renderer is None
-    if own:
-        renderer = Renderer(workers=0)
+    renderer = renderer or Renderer(workers=0)  # no workers: nothing to close
     with tempfile.TemporaryDirectory() as tmp:
         t = Path(tmp)
         # the figures that need no summary go first, so the workers draw them while it is computed
@@ -222,11 +220,7 @@ def write_report(path: Path, results: list, comparison=None, notes: list[str] = 
             "cutoff": ("Leaderboard cut-off over the weeks",
                        "The tokens needed to make the top decile each week: a positional arms race."),
         }
-        try:
-            figures = [_img(_path(jobs[k]), *captions[k]) for k in captions if k in jobs]
-        finally:
-            if own:
-                renderer.close()
+        figures = [_img(_path(jobs[k]), *captions[k]) for k in captions if k in jobs]
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>sim report: {html.escape(' vs '.join(names))}</title><style>{CSS}</style></head><body>",

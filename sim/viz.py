@@ -262,9 +262,9 @@ def _regime_label(pids) -> str:
 
 
 def _figure(width: float = 5.6, height: float = 3.3):
-    from matplotlib.figure import Figure  # no pyplot: safe in server threads
+    from .plots import _figure as figure  # no pyplot: safe in server threads
 
-    return Figure(figsize=(width, height), dpi=90, layout="constrained")
+    return figure(figsize=(width, height), dpi=90, layout="constrained")
 
 
 def _mark_regimes(ax, model: TokenEconomy) -> None:
@@ -281,6 +281,17 @@ def _weeks_axis(ax, model: TokenEconomy) -> None:
     ax.grid(alpha=0.3)
 
 
+def _finish_weekly(ax, model: TokenEconomy, ylabel: str, title: str, legend: str, floor: bool = True) -> None:
+    """The common finish of a weekly line figure: policy switches, week axis, labels, legend."""
+    _mark_regimes(ax, model)
+    _weeks_axis(ax, model)
+    if floor:
+        ax.set_ylim(bottom=0)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, loc=legend)
+
+
 def cost_value_figure(model: TokenEconomy):
     """Token bill and real value per employee-week over the weeks played."""
     fig = _figure()
@@ -289,11 +300,7 @@ def cost_value_figure(model: TokenEconomy):
     ax.plot(weeks, series(model, "value_per_employee"), color=PALETTE[2], lw=2, label="real value")
     ax.plot(weeks, series(model, "cost_per_employee"), color=PALETTE[3], lw=2, label="token bill")
     ax.plot(weeks, series(model, "net_value_per_employee"), color=PALETTE[0], lw=1.2, ls=":", label="net value")
-    _mark_regimes(ax, model)
-    _weeks_axis(ax, model)
-    ax.set_ylabel("$ per employee-week")
-    ax.set_title("Cost and real value", fontsize=10)
-    ax.legend(fontsize=8, loc="lower right")
+    _finish_weekly(ax, model, "$ per employee-week", "Cost and real value", "lower right", floor=False)
     return fig
 
 
@@ -304,12 +311,7 @@ def gaming_figure(model: TokenEconomy):
     weeks = np.arange(1, model.week + 1)
     ax.plot(weeks, 100 * series(model, "gaming_share"), color=PALETTE[3], lw=2, label="gaming share of tokens")
     ax.plot(weeks, 100 * series(model, "maxxer_share"), color=PALETTE[1], lw=2, label="maxxers among employees")
-    _mark_regimes(ax, model)
-    _weeks_axis(ax, model)
-    ax.set_ylim(bottom=0)
-    ax.set_ylabel("%")
-    ax.set_title("Gaming and maxxers", fontsize=10)
-    ax.legend(fontsize=8, loc="center right")
+    _finish_weekly(ax, model, "%", "Gaming and maxxers", "center right")
     return fig
 
 
@@ -342,12 +344,7 @@ def tiers_figure(model: TokenEconomy):
     for i, n in enumerate(names):
         ax.plot(weeks, series(model, f"tokens_per_employee[{n}]"), lw=2, label=n,
                 color=TIER_COLOURS.get(n, PALETTE[(i + 4) % len(PALETTE)]))
-    _mark_regimes(ax, model)
-    _weeks_axis(ax, model)
-    ax.set_ylim(bottom=0)
-    ax.set_ylabel("Mtok per employee-week")
-    ax.set_title("Tokens by model tier", fontsize=10)
-    ax.legend(fontsize=8, loc="center right")
+    _finish_weekly(ax, model, "Mtok per employee-week", "Tokens by model tier", "center right")
     return fig
 
 

@@ -184,21 +184,11 @@ def Views(model):
     """
     with solara.Column(style={"padding": "8px"}):
         StatusPanel(model)
-        with solara.Columns([1, 1]):
-            with solara.Card(margin=0):
-                CostValue(model)
-            with solara.Card(margin=0):
-                Gaming(model)
-        with solara.Columns([1, 1]):
-            with solara.Card(margin=0):
-                Goodhart(model)
-            with solara.Card(margin=0):
-                Leaderboard(model)
-        with solara.Columns([1, 1]):
-            with solara.Card(margin=0):
-                Network(model)
-            with solara.Card(margin=0):
-                Tiers(model)
+        for row in ((CostValue, Gaming), (Goodhart, Leaderboard), (Network, Tiers)):
+            with solara.Columns([1, 1]):
+                for view in row:
+                    with solara.Card(margin=0):
+                        view(model)
         with solara.Card("How to read this", margin=0):
             solara.HTML(tag="div", unsafe_innerHTML=GUIDE)
 
