@@ -210,7 +210,7 @@ class Renderer:
             return
         if failed:  # Ctrl-C or an error: stop the workers now, do not wait for their figures
             for proc in list((getattr(self.pool, "_processes", None) or {}).values()):
-                proc.terminate()
+                proc.kill()  # SIGKILL: a fork inherits the parent's SIGTERM handlers, which may not exit
             self.pool.shutdown(wait=False, cancel_futures=True)
         else:
             self.pool.shutdown()
