@@ -36,7 +36,7 @@ def draw_trait(g: np.random.Generator, dist, n: int) -> np.ndarray:
     return np.full(n, float(dist.value))
 
 
-def rank_data(a: np.ndarray, numpy_only: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def rank_data(a: np.ndarray, nb=None) -> tuple[np.ndarray, np.ndarray]:
     """Ranks 0..N-1 along the last axis of a 2-D array (ties get their average rank), and
     the sorted values.
 
@@ -45,18 +45,26 @@ def rank_data(a: np.ndarray, numpy_only: bool = False) -> tuple[np.ndarray, np.n
     than an argsort, yields both the order and the sorted values. Values equal at that
     resolution are ties.
 
+    Args:
+        a: The values, (R, N).
+        nb: The numba kernels (:func:`sim._fast.kernels`) for the tie pass, or None for numpy.
+
     Returns:
         (ranks, sorted values), both float32 and shaped like ``a``.
     """
     R, N = a.shape
     bits = (np.asarray(a, dtype=np.float32) + np.float32(0.0)).view(np.int32)  # + 0 turns -0 into +0
-    bits = bits ^ ((bits >> 31) & 0x7FFFFFFF)  # negative floats: reverse the magnitude order
-    key = (bits.astype(np.int64) << 32) | np.arange(N, dtype=np.int64)
+    if nb is not None:
+        key = np.empty((R, N), dtype=np.int64)
+        nb.sort_keys(bits, key)
+    else:
+        bits = bits ^ ((bits >> 31) & 0x7FFFFFFF)  # negative floats: reverse the magnitude order
+        key = (bits.astype(np.int64) << 32) | np.arange(N, dtype=np.int64)
     key.sort(axis=1)
-    if _fast.AVAILABLE and not numpy_only:
+    if nb is not None:
         ranks = np.empty((R, N), dtype=np.float32)
         hi = np.empty((R, N), dtype=np.int32)
-        _fast.tie_ranks(key, ranks, hi)
+        nb.tie_ranks(key, ranks, hi)
     else:
         ranks, hi = _ties_numpy(key)
     sorted_values = (hi ^ ((hi >> 31) & 0x7FFFFFFF)).view(np.float32)
@@ -64,7 +72,7 @@ def rank_data(a: np.ndarray, numpy_only: bool = False) -> tuple[np.ndarray, np.n
 
 
 def _ties_numpy(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The numpy twin of :func:`sim._fast.tie_ranks`.
+    """The numpy twin of :func:`sim._kernels.tie_ranks`.
 
     Every position starts as its own rank; only the elements in a tie group (usually few:
     employees on one shared menu level, or at zero) are then given their group's mean position.
@@ -93,9 +101,9 @@ def _ties_numpy(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return ranks.reshape(R, N), hi
 
 
-def average_ranks(a: np.ndarray) -> np.ndarray:
+def average_ranks(a: np.ndarray, nb=None) -> np.ndarray:
     """Ranks along the last axis with ties averaged (see :func:`rank_data`)."""
-    return rank_data(a)[0]
+    return rank_data(a, nb)[0]
 
 
 def rank_correlation(ra: np.ndarray, rb: np.ndarray) -> np.ndarray:
@@ -210,14 +218,19 @@ class Engine:
         scn: The validated scenario.
         reps: Which replication indices this batch holds (defaults to all of them).
         seed: The master seed (defaults to the scenario's).
+        fast: Use the numba kernels (True), numpy only (False), or decide by the batch's size
+            (None; see :func:`sim._fast.wanted`). Both give the same numbers, bit for bit.
     """
 
-    def __init__(self, scn: Scenario, reps: Sequence[int] | None = None, seed: int | None = None) -> None:
+    def __init__(self, scn: Scenario, reps: Sequence[int] | None = None, seed: int | None = None,
+                 fast: bool | None = None) -> None:
         tune_malloc()
         self.scn = scn
         self.seed = scn.seed if seed is None else int(seed)
         self.reps = list(range(scn.replications)) if reps is None else list(reps)
         self.R, self.N = len(self.reps), scn.employees
+        #: the numba kernels, or None for the numpy path
+        self.nb = _fast.kernels() if _fast.wanted(self.R * self.N * scn.weeks, fast) else None
         self.t = 0
         self.policies = [build(pid, raw) for pid, raw in scn.policies.items()]
         e = scn.economy
@@ -448,7 +461,7 @@ class Engine:
     def metric_ranks(self, m: np.ndarray) -> np.ndarray:
         """Exact (tie-averaged) ranks of this week's metric, computed once per week."""
         if self._ranks_of is not m:
-            self._ranks, self._sorted_m = rank_data(m)
+            self._ranks, self._sorted_m = rank_data(m, self.nb)
             self._ranks_of = m
         return self._ranks
 
@@ -480,36 +493,38 @@ class Engine:
         rxy = None
         if self.J:
             cp = self._choose_tiers(active, w)  # sets each employee's tiers and prices
-            ak = self.a * self.k * self._q
             rxy = self._r
-        else:
-            ak = self.a * self.k
         if self.spend_metric:
             w.mu = self.price
-        ak32 = ak
-        pk = self._oms32 * ak32  # private value weight (1 - s) a k
         zeros = self._zeros32
         x0, inv_x0, tau = F(e.x0), F(1.0 / e.x0), F(self.tau)
-        m0 = np.maximum(pk / cp - x0, zeros)
-        w.m0 = m0
-        # a maxxer makes the metric with productive tokens until their private net marginal value
-        # falls to the marginal cost of gaming (c_i), and burns the rest: x = min(m, xg). Honest
-        # employees, and maxxers with c_i >= tau, get xg = inf (never game).
-        if self.J:  # moving a metric unit from productive to gaming tokens saves cp - g r per token
-            g_r = self._g if rxy is None else self._g * rxy
-            gap = (cp - g_r) * self.maxxer  # 0 (or -0) for honest employees: xg = inf below
+        nb = self.nb
+        if nb is not None and not self.J:  # the same arithmetic as below, in one pass
+            ak, pk, m0, xg = (np.empty((self.R, self.N), dtype=F) for _ in range(4))
+            nb.choice_prep(self.a, self.k, self._oms32, self._c32, self.maxxer, cp, tau, x0, ak, pk, m0, xg)
         else:
-            gap = tau - np.maximum(self._c32, tau * ~self.maxxer)
-        with np.errstate(divide="ignore", over="ignore"):
-            # gap <= 0 divides by +0 (+ 0 turns -0 into +0) and gives +inf; the numerator is kept
-            # positive so 0 / 0 cannot occur (with gap > 0 it still gives xg = 0). No np.where:
-            # on a random mask it costs 15 elementwise operations (branch mispredictions)
-            xg = np.maximum(np.maximum(pk, F(1e-30)) / (np.maximum(gap, zeros) + F(0.0)) - x0, zeros)
+            ak = self.a * self.k * self._q if self.J else self.a * self.k
+            pk = self._oms32 * ak  # private value weight (1 - s) a k
+            m0 = np.maximum(pk / cp - x0, zeros)
+            # a maxxer makes the metric with productive tokens until their private net marginal value
+            # falls to the marginal cost of gaming (c_i), and burns the rest: x = min(m, xg). Honest
+            # employees, and maxxers with c_i >= tau, get xg = inf (never game).
+            if self.J:  # moving a metric unit from productive to gaming tokens saves cp - g r per token
+                g_r = self._g if rxy is None else self._g * rxy
+                gap = (cp - g_r) * self.maxxer  # 0 (or -0) for honest employees: xg = inf below
+            else:
+                gap = tau - np.maximum(self._c32, tau * ~self.maxxer)
+            with np.errstate(divide="ignore", over="ignore"):
+                # gap <= 0 divides by +0 (+ 0 turns -0 into +0) and gives +inf; the numerator is kept
+                # positive so 0 / 0 cannot occur (with gap > 0 it still gives xg = 0). No np.where:
+                # on a random mask it costs 15 elementwise operations (branch mispredictions)
+                xg = np.maximum(np.maximum(pk, F(1e-30)) / (np.maximum(gap, zeros) + F(0.0)) - x0, zeros)
+        w.m0 = m0
         if self.J:
             excess_cost = g_r - cp
             half_gamma = F(0.5 * e.gamma) if rxy is None else F(0.5 * e.gamma) * rxy * rxy
         else:
-            excess_cost = self._c32 - tau  # gaming minus productive price per token: (sigma p + c) - (tau + sigma p)
+            excess_cost = None  # c - tau, taken below for those who may game only
             half_gamma = F(0.5 * e.gamma)
         cap = None
         for p in active:
@@ -538,18 +553,27 @@ class Engine:
             # value is increasing, so ln(1 + min(m, xg)/x0) = min(ln(1 + m/x0), ln(1 + xg/x0)); only
             # for those who may game (log1p of the others' xg = inf takes numpy's slow path)
             log_xg_g = np.log1p(xg_g * inv_x0)
-            pk_g, excess_g = pk.ravel()[gam], excess_cost.ravel()[gam]
+            pk_g = pk.ravel()[gam]
+            # gaming minus productive price per token: (sigma p + c) - (tau + sigma p) without tiers
+            excess_g = self._c32.ravel()[gam] - tau if excess_cost is None else excess_cost.ravel()[gam]
             hg_g = half_gamma.ravel()[gam] if np.ndim(half_gamma) else half_gamma
         split = any(p.uses_split for p in active)
         if split:  # capped: log1p(inf) takes numpy's slow path; every menu level is far below the cap, so
             # min(log_m, log_xg) is the same as uncapped
             log_xg = np.log1p(np.minimum(xg * inv_x0, F(1e30)))
+        nb = self.nb
         utilities, menu = [], []
+        if nb is not None:  # the kernels work on the K utilities as one array
+            U = np.empty((len(levels), self.R, self.N), dtype=F)
         for k, level in enumerate(levels):
             m = level if cap is None else np.minimum(level, cap)
             menu.append(m)
             log_m = np.log1p(m * inv_x0)  # a column (R, 1) for menu levels shared by a replication
-            u = pk * log_m - cp * m
+            if nb is not None:
+                u = U[k]
+                nb.menu_utility(pk, log_m, cp, m, u)
+            else:
+                u = pk * log_m - cp * m
             if gam.size:
                 col = m.shape[1] == 1
                 at = rows_g if col else gam  # a column (R, 1) is read by row
@@ -561,32 +585,49 @@ class Engine:
             if split:
                 d = np.maximum(m - xg, zeros)
                 x, y = m - d, (d if rxy is None else d * rxy)
-                value = ak32 * np.minimum(log_m, log_xg)
+                value = ak * np.minimum(log_m, log_xg)
             for p in active:
+                if nb is not None and self.active[p.id].all() and p.add_expected(w, m, u):
+                    continue  # added in place by a kernel
                 r = p.expected(w, m, x, y, value)
                 if r is not None:
                     u += self._mask(p, r, 0.0).astype(F, copy=False)
             if offered[k] is not None:  # a policy's threshold is not on the menu where it is off
-                u = np.where(offered[k], u, -np.inf)
+                if nb is not None:
+                    np.copyto(u, F(-np.inf), where=~offered[k])
+                else:
+                    u = np.where(offered[k], u, -np.inf)
             utilities.append(u)
-        m = self._logit_pick(utilities, scn.choice.temperature, menu)
-        x = np.minimum(m, xg)
-        y = m - x
+        if nb is not None:
+            m, x, y = self._logit_pick_fast(U, scn.choice.temperature, menu, xg)
+        else:
+            m = self._logit_pick(utilities, scn.choice.temperature, menu)
+            x = np.minimum(m, xg)
+            y = m - x
         if rxy is not None:  # spend metric with tiers: the metric's gaming share, in gaming-tier tokens
             y = y * rxy
 
         # 3. outcome
-        shock = 1.0 + e.shock_sd * self._shocks.next()
-        burden = e.gaming_burden * self._teammates_sum(y)
-        v = ak * np.log1p(x / e.x0) * shock - burden
-        if self.J:  # productive and gaming tokens may run on different tiers
-            cost = self.price * x + self.price_y * y
-            if rxy is not None:
-                m = x + y
-            metric = cost if self.spend_metric else m
-        else:
-            cost = self.price * m
+        lr = scn.learning
+        k_next = None
+        if nb is not None and not self.J:  # the same arithmetic as below, in one pass
+            v, cost, k_next = (np.empty((self.R, self.N), dtype=F) for _ in range(3))
+            nb.outcome(ak, np.log1p(x / e.x0), F(e.shock_sd), self._shocks.next(), F(e.gaming_burden),
+                       self._teammates_sum(y), F(self.price), m, self.k, x, F(lr.rate), F(lr.half_saturation),
+                       F(lr.decay), v, cost, k_next)
             metric = w.metric_of(m)
+        else:
+            shock = 1.0 + e.shock_sd * self._shocks.next()
+            burden = e.gaming_burden * self._teammates_sum(y)
+            v = ak * np.log1p(x / e.x0) * shock - burden
+            if self.J:  # productive and gaming tokens may run on different tiers
+                cost = self.price * x + self.price_y * y
+                if rxy is not None:
+                    m = x + y
+                metric = cost if self.spend_metric else m
+            else:
+                cost = self.price * m
+                metric = w.metric_of(m)
         out = WeekOutcome(m, x, y, v, cost)
         out.metric = metric
 
@@ -594,9 +635,10 @@ class Engine:
         for p in active:
             p.settle(w, out, self._on(p))
 
-        # 5. learning
-        lr = scn.learning
-        self.k = np.clip(self.k + lr.rate * (1.0 - self.k) * x / (x + lr.half_saturation) - lr.decay * self.k, 0.0, 1.0)
+        # 5. learning (computed with the outcome on the kernels' path)
+        if k_next is None:
+            k_next = np.clip(self.k + lr.rate * (1.0 - self.k) * x / (x + lr.half_saturation) - lr.decay * self.k, 0.0, 1.0)
+        self.k = k_next
 
         self.metric_ranks(metric)
         self._pub = Published(self._sorted_m)
@@ -619,6 +661,10 @@ class Engine:
         """
         R, N = y.shape
         ts = int(self.team_size[0])
+        if ts <= 8 and N % ts == 0 and ts > 1 and self.nb is not None:
+            out = np.empty_like(y)
+            self.nb.teammates_sum(y, ts, out)
+            return out
         if ts <= 8 and N % ts == 0 and ts > 1:
             t = y.reshape(R, N // ts, ts)
             rest = t[..., 1]
@@ -654,6 +700,15 @@ class Engine:
         for k in range(1, len(menu)):
             m += menu[k] * (pick == k).astype(np.float32)
         return m
+
+    def _logit_pick_fast(self, U: np.ndarray, temperature: float, menu: list[np.ndarray], xg: np.ndarray):
+        """The kernels' twin of :meth:`_logit_pick` on the utilities stacked as U (K, R, N), which
+        it overwrites; also returns x = min(m, xg) and y = m - x."""
+        self.nb.logit_arguments(U, np.float32(1.0 / temperature))
+        np.exp(U, out=U)
+        m, x, y = (np.empty((self.R, self.N), dtype=np.float32) for _ in range(3))
+        self.nb.logit_pick(U, self._choice.next(), tuple(menu), xg, m, x, y)
+        return m, x, y
 
     def _imitate(self, payoff: np.ndarray) -> None:
         """Fermi pairwise comparison: with probability q, look at one neighbour j and adopt its
@@ -747,7 +802,7 @@ class Engine:
             h["waste_share"][t] = np.where(tot_m > 0, waste / np.where(tot_m > 0, tot_m, 1.0), 0.0)
             n_max = self.maxxer.sum(axis=1)
             h["maxxer_share"][t] = n_max / N
-            h["goodhart_rho"][t] = rank_correlation(self.metric_ranks(out.metric), average_ranks(v)) if N > 2 else np.nan
+            h["goodhart_rho"][t] = rank_correlation(self.metric_ranks(out.metric), average_ranks(v, self.nb)) if N > 2 else np.nan
             h["mean_skill"][t] = self.k.mean(axis=1)
             h["cutoff"][t] = pub.quantile(0.9)[:, 0]
             budgets = [p for p in self.policies if isinstance(p, Budget)]

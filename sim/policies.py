@@ -71,6 +71,12 @@ class Policy:
     def expected(self, w: Week, m: np.ndarray, x: np.ndarray, y: np.ndarray, value: np.ndarray) -> np.ndarray | None:
         return None
 
+    def add_expected(self, w: Week, m: np.ndarray, u: np.ndarray) -> bool:
+        """Add :meth:`expected` to the utilities ``u`` in place with the engine's numba kernels
+        (``w.eng.nb``), for a policy active in every replication; return False to leave it to
+        :meth:`expected`. An override must give the same numbers, bit for bit."""
+        return False
+
     def settle(self, w: Week, out: WeekOutcome, on: np.ndarray) -> None:
         """Update state and add visible payoffs/overheads to ``out``; ``on`` is (R, 1) bool."""
 
@@ -116,10 +122,24 @@ class Leaderboard(Policy):
         return [w.tokens_of(w.pub.quantile(1.0 - self.p.top_share) * w.aim)]
 
     def expected(self, w, m, x, y, value):
+        return w.s * self._status(w, w.metric_of(m))
+
+    def _status(self, w, metric):
         cut = w.pub.quantile(1.0 - self.p.top_share)
-        metric = w.metric_of(m)
-        status = np.float32(self.p.prize) * w.pub.cdf(metric) + np.float32(self.p.top_prize) * (metric > cut)
-        return w.s * status
+        return np.float32(self.p.prize) * w.pub.cdf(metric) + np.float32(self.p.top_prize) * (metric > cut)
+
+    def add_expected(self, w, m, u):
+        nb, pub, metric = w.eng.nb, w.pub, w.metric_of(m)
+        if metric.shape[1] == 1:  # a menu level shared by a replication: its status is a column
+            nb.add_scaled(u, w.s, self._status(w, metric))
+            return True
+        with np.errstate(divide="ignore", over="ignore"):  # pub.cdf's exp(-z), with the arithmetic fused
+            e = np.log(metric)
+            nb.logistic_argument(e, pub.mu, pub.inv_scale)
+            np.exp(e, out=e)
+        F = np.float32
+        nb.add_status(u, w.s, e, metric, pub.quantile(1.0 - self.p.top_share), F(self.p.prize), F(self.p.top_prize))
+        return True
 
     def settle(self, w, out, on):
         pct, top = w.percentile(out.metric, self.p.top_share)

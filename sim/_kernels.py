@@ -1,0 +1,248 @@
+"""numba kernels for the weekly step: the arithmetic between numpy's transcendental calls.
+
+Imported only through :func:`sim._fast.kernels`. Each kernel fuses a run of whole-array
+numpy operations into one pass that works row by row, so its temporaries stay in L1 and
+LLVM vectorises its inner loops. They are exact twins of the numpy code they replace:
+the same float32 operations in the same order (numba does not contract them into FMAs
+without ``fastmath``; ``error_model="numpy"`` drops Python's zero-division checks, which
+would stop the loops from vectorising), with every transcendental function left to numpy (whose SIMD
+``exp``/``log`` numba cannot match here) and every float64 reduction too (numpy's pairwise
+sums). ``tests/test_fast_path.py`` runs every shipped scenario both ways and compares every
+number bit for bit.
+
+A 2-D argument documented as "(R, N) or (R, 1)" may be a column shared by a replication's
+employees; kernels read it at column 0 then.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+F32 = np.float32
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def sort_keys(bits, key):  # pragma: no cover - compiled
+    """key = (order-preserving bits << 32) | column, from float32 bits (R, N) viewed as int32."""
+    R, N = bits.shape
+    for r in range(R):
+        b, k = bits[r], key[r]
+        for i in range(N):
+            x = b[i]
+            k[i] = (np.int64(x ^ ((x >> 31) & 0x7FFFFFFF)) << 32) | i
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def tie_ranks(key, ranks, sorted_bits):  # pragma: no cover - compiled
+    """From row-sorted packed keys (float32 bits << 32 | column), write tie-averaged ranks
+    into ``ranks`` and the sorted (order-preserving) float bits into ``sorted_bits``.
+
+    Every position first gets its own rank; tie groups (equal bits) then get their mean position."""
+    R, N = key.shape
+    for r in range(R):
+        kr, rr, sb = key[r], ranks[r], sorted_bits[r]
+        for t in range(N):
+            sb[t] = np.int32(kr[t] >> 32)
+            rr[kr[t] & 0xFFFFFFFF] = np.float32(t)
+        i = 0
+        for t in range(1, N + 1):
+            if t == N or sb[t] != sb[t - 1]:
+                if t - i > 1:
+                    mid = np.float32((i + t - 1) * 0.5)
+                    for q in range(i, t):
+                        rr[kr[q] & 0xFFFFFFFF] = mid
+                i = t
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def menu_utility(pk, log_m, cp, m, out):  # pragma: no cover - compiled
+    """out = pk * log_m - cp * m: a menu level's utility before gaming and policies.
+
+    pk: (R, N); log_m, m: (R, N) or (R, 1); cp: (R, N) or (R, 1); out: (R, N)."""
+    R, N = out.shape
+    col_m = m.shape[1] == 1
+    col_c = cp.shape[1] == 1
+    for r in range(R):
+        o, p = out[r], pk[r]
+        if col_m and col_c:
+            lm, c, mm = log_m[r, 0], cp[r, 0], m[r, 0]
+            cm = c * mm
+            for i in range(N):
+                o[i] = p[i] * lm - cm
+        elif col_m:
+            lm, mm, c = log_m[r, 0], m[r, 0], cp[r]
+            for i in range(N):
+                o[i] = p[i] * lm - c[i] * mm
+        elif col_c:
+            lm, mm, c = log_m[r], m[r], cp[r, 0]
+            for i in range(N):
+                o[i] = p[i] * lm[i] - c * mm[i]
+        else:
+            lm, mm, c = log_m[r], m[r], cp[r]
+            for i in range(N):
+                o[i] = p[i] * lm[i] - c[i] * mm[i]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def logit_arguments(U, inv):  # pragma: no cover - compiled
+    """In place: U[k] = (U[k] - max_j U[j]) * inv, the arguments of the logit weights' exp."""
+    K, R, N = U.shape
+    top = np.empty(N, dtype=np.float32)
+    for r in range(R):
+        u0 = U[0, r]
+        for i in range(N):
+            top[i] = u0[i]
+        for k in range(1, K):
+            u = U[k, r]
+            for i in range(N):
+                top[i] = max(top[i], u[i])
+        for k in range(K):
+            u = U[k, r]
+            for i in range(N):
+                u[i] = (u[i] - top[i]) * inv
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def logit_pick(W, draw, menu, xg, m_out, x_out, y_out):  # pragma: no cover - compiled
+    """Inverse-CDF pick of a menu level from the logit weights W (K, R, N), as the engine's
+    numpy ``_logit_pick``: level k where the cumulative weight before it is below
+    ``draw * total``; the level is gathered as a sum of level x indicator. Also writes
+    x = min(m, xg) and y = m - x.
+
+    menu: a tuple of K arrays, each (R, N) or (R, 1)."""
+    K, R, N = W.shape
+    one, zero = np.float32(1.0), np.float32(0.0)
+    target = np.empty(N, dtype=np.float32)
+    acc = np.empty(N, dtype=np.float32)
+    pick = np.empty(N, dtype=np.float32)  # the picked level's index, counted in float32 lanes
+    for r in range(R):
+        w0, d = W[0, r], draw[r]
+        for i in range(N):
+            target[i] = w0[i]
+        for k in range(1, K):
+            wk = W[k, r]
+            for i in range(N):
+                target[i] = target[i] + wk[i]
+        for i in range(N):
+            target[i] = d[i] * target[i]
+            acc[i] = w0[i]
+            pick[i] = one if acc[i] < target[i] else zero
+        for k in range(1, K - 1):
+            wk = W[k, r]
+            for i in range(N):
+                acc[i] = acc[i] + wk[i]
+                pick[i] += one if acc[i] < target[i] else zero
+        m = m_out[r]
+        for k in range(K):
+            lv = menu[k]
+            fk = np.float32(k)
+            if lv.shape[1] == 1:
+                v = lv[r, 0]
+                if k == 0:
+                    for i in range(N):
+                        m[i] = v * (one if pick[i] == fk else zero)
+                else:
+                    for i in range(N):
+                        m[i] += v * (one if pick[i] == fk else zero)
+            else:
+                row = lv[r]
+                if k == 0:
+                    for i in range(N):
+                        m[i] = row[i] * (one if pick[i] == fk else zero)
+                else:
+                    for i in range(N):
+                        m[i] += row[i] * (one if pick[i] == fk else zero)
+        g, x, y = xg[r], x_out[r], y_out[r]
+        for i in range(N):
+            x[i] = min(m[i], g[i])
+            y[i] = m[i] - x[i]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def logistic_argument(log_m, mu, inv_scale):  # pragma: no cover - compiled
+    """In place: log_m = -((log_m - mu) * inv_scale), the argument of the forecast
+    percentile's exp. mu, inv_scale: (R, 1)."""
+    R, N = log_m.shape
+    for r in range(R):
+        z, a, b = log_m[r], mu[r, 0], inv_scale[r, 0]
+        for i in range(N):
+            z[i] = -((z[i] - a) * b)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def add_status(u, s, e, metric, cut, prize, top_prize):  # pragma: no cover - compiled
+    """u += s * (prize * 1 / (1 + e) + top_prize * (metric > cut)): the leaderboard's expected
+    status, with e = exp(-z) of the forecast percentile. e, metric: (R, N); cut: (R, 1)."""
+    R, N = u.shape
+    one, zero = np.float32(1.0), np.float32(0.0)
+    for r in range(R):
+        o, si, ei, mi, c = u[r], s[r], e[r], metric[r], cut[r, 0]
+        for i in range(N):  # top_prize >= 0, so top_prize * (metric > cut) is the select below
+            o[i] += si[i] * (prize * (one / (one + ei[i])) + (top_prize if mi[i] > c else zero))
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def add_scaled(u, s, col):  # pragma: no cover - compiled
+    """u += s * col, with col (R, 1)."""
+    R, N = u.shape
+    for r in range(R):
+        o, si, c = u[r], s[r], col[r, 0]
+        for i in range(N):
+            o[i] += si[i] * c
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def choice_prep(a, k, oms, c, maxxer, cp, tau, x0, ak, pk, m0, xg):  # pragma: no cover - compiled
+    """Without tiers: ak = a k, pk = (1 - s) ak, the private optimum m0 = max(pk / cp - x0, 0), and
+    the gaming bound xg = max(max(pk, 1e-30) / (max(tau - max(c, tau * honest), 0) + 0) - x0, 0)
+    (+inf for those who never game). cp: (R, 1)."""
+    R, N = a.shape
+    one, zero, tiny = np.float32(1.0), np.float32(0.0), np.float32(1e-30)
+    for r in range(R):
+        ar, kr, sr, cr, mr = a[r], k[r], oms[r], c[r], maxxer[r]
+        akr, pkr, m0r, xgr = ak[r], pk[r], m0[r], xg[r]
+        cpr = cp[r, 0]
+        for i in range(N):
+            v = ar[i] * kr[i]
+            p = sr[i] * v
+            akr[i] = v
+            pkr[i] = p
+            m0r[i] = max(p / cpr - x0, zero)
+            gap = tau - max(cr[i], tau * (zero if mr[i] else one))
+            xgr[i] = max(max(p, tiny) / (max(gap, zero) + zero) - x0, zero)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def outcome(ak, log_x, shock_sd, normals, burden_rate, mates_y, price, m, k, x, rate, half_sat, decay,
+            v, cost, k_next):  # pragma: no cover - compiled
+    """Without tiers: v = ak ln(1 + x / x0) (1 + sd z) - burden x mates' y (log_x = ln(1 + x / x0)),
+    cost = price m, and next week's skill k' = clip(k + rate (1 - k) x / (x + h) - decay k, 0, 1)."""
+    R, N = ak.shape
+    one, zero = np.float32(1.0), np.float32(0.0)
+    for r in range(R):
+        akr, lr_, zr, yr, mr, kr, xr = ak[r], log_x[r], normals[r], mates_y[r], m[r], k[r], x[r]
+        vr, cr, kn = v[r], cost[r], k_next[r]
+        for i in range(N):
+            shock = one + shock_sd * zr[i]
+            vr[i] = akr[i] * lr_[i] * shock - burden_rate * yr[i]
+            cr[i] = price * mr[i]
+            kk = kr[i]
+            q = kk + rate * (one - kk) * xr[i] / (xr[i] + half_sat) - decay * kk
+            kn[i] = min(max(q, zero), one)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def teammates_sum(y, ts, out):  # pragma: no cover - compiled
+    """Teammates' sums of y for equal teams of ts <= 8 columns, in the order of the engine's
+    numpy ``_teammates_sum`` (the first member plus the others added in turn, less one's own)."""
+    R, N = y.shape
+    for r in range(R):
+        yr, o = y[r], out[r]
+        for t0 in range(0, N, ts):
+            rest = yr[t0 + 1]
+            for j in range(2, ts):
+                rest = rest + yr[t0 + j]
+            team = yr[t0] + rest
+            for j in range(ts):
+                o[t0 + j] = team - yr[t0 + j]
