@@ -246,3 +246,73 @@ def teammates_sum(y, ts, out):  # pragma: no cover - compiled
             team = yr[t0] + rest
             for j in range(ts):
                 o[t0 + j] = team - yr[t0 + j]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def imitation_pairs(u, q, payoff, degree, neighbours, well_mixed, neg_intensity, who, other, draw, arg):  # pragma: no cover
+    """Fermi imitation, first half: the revisers (u < q in the first N draws of each row, in
+    row-major order, skipping employees with no neighbour), the neighbour each looks at (drawn
+    from the second N draws), and the exp argument -intensity (pi_j - pi_i). Writes flat (R x N)
+    indices into ``who`` and ``other``, and each reviser's draw into ``draw``; returns how many."""
+    R, N2 = u.shape
+    N = N2 // 2
+    n = 0
+    for r in range(R):
+        ur, pr = u[r], payoff[r]
+        for i in range(N):
+            if ur[i] < q:
+                if well_mixed:  # float32 arithmetic, as numpy's u * (N - 1) on a float32 array; j < 2N
+                    j = i + 1 + np.int64(ur[N + i] * np.float32(N - 1))
+                    j = j - N if j >= N else j
+                else:  # float64 arithmetic, as numpy's float32 draws times the int32 degrees
+                    dg = degree[i]
+                    if dg == 0:  # an employee with no neighbour to look at does not revise
+                        continue
+                    j = np.int64(neighbours[r, i, np.int64(np.float64(ur[N + i]) * np.float64(dg))])
+                who[n] = r * N + i
+                other[n] = r * N + j
+                draw[n] = ur[i]
+                arg[n] = neg_intensity * (pr[j] - pr[i])
+                n += 1
+    return n
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def imitation_adopt(q, e, who, other, draw, n, maxxer):  # pragma: no cover - compiled
+    """Fermi imitation, second half: with e = exp(arg), reviser i adopts neighbour j's strategy
+    when its draw is below q / (1 + e); every strategy is read before any is written.
+    maxxer: the strategies, flat (R x N)."""
+    one = np.float32(1.0)
+    copied = np.empty(n, dtype=np.bool_)
+    for t in range(n):
+        copied[t] = maxxer[other[t]]
+    for t in range(n):
+        if draw[t] < q * (one / (one + e[t])):
+            maxxer[who[t]] = copied[t]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def gaming_correction(u, m, log_m, rows, cols, xg, log_xg, pk, excess, half_gamma):  # pragma: no cover
+    """For those who may game (flat rows/cols; the other arguments are theirs, in that order):
+    u += pk (min(log_m, log_xg) - log_m) - y (excess + half_gamma y) with y = max(m - xg, 0).
+    m, log_m: (R, N) or (R, 1)."""
+    col = m.shape[1] == 1
+    zero = np.float32(0.0)
+    for t in range(rows.shape[0]):
+        r, i = rows[t], cols[t]
+        c = 0 if col else i
+        mm, lm = m[r, c], log_m[r, c]
+        y = max(mm - xg[t], zero)
+        u[r, i] = u[r, i] + (pk[t] * (min(lm, log_xg[t]) - lm) - y * (excess[t] + half_gamma[t] * y))
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def add_board_status(visible, ranks, n1, top_rank, prize, top_prize):  # pragma: no cover - compiled
+    """The leaderboard's settle, active everywhere: visible += prize * rank / n1 + top_prize *
+    (rank >= top_rank), with n1 = max(n - 1, 1)."""
+    R, N = visible.shape
+    zero = np.float32(0.0)
+    for r in range(R):
+        o, rk = visible[r], ranks[r]
+        for i in range(N):
+            o[i] += prize * (rk[i] / n1) + (top_prize if rk[i] >= top_rank else zero)

@@ -190,9 +190,11 @@ class Week:
     def percentile(self, m: np.ndarray, top_share: float) -> tuple[np.ndarray, np.ndarray]:
         """This week's percentile in [0, 1] and top-board membership, from exact ranks."""
         r = self.eng.metric_ranks(m)
-        n = self.N
-        top_k = max(1, math.ceil(top_share * n))
-        return r / max(n - 1, 1), r >= n - top_k - 1e-9
+        return r / max(self.N - 1, 1), r >= self.top_rank(top_share)
+
+    def top_rank(self, top_share: float) -> float:
+        """The lowest rank on a top board of ``top_share`` of the employees."""
+        return self.N - max(1, math.ceil(top_share * self.N)) - 1e-9
 
     def draws(self, policy: Policy) -> tuple[np.ndarray, ...]:
         """The policy's own draws for this week (uniforms, then normals)."""
@@ -557,6 +559,9 @@ class Engine:
             # gaming minus productive price per token: (sigma p + c) - (tau + sigma p) without tiers
             excess_g = self._c32.ravel()[gam] - tau if excess_cost is None else excess_cost.ravel()[gam]
             hg_g = half_gamma.ravel()[gam] if np.ndim(half_gamma) else half_gamma
+            if self.nb is not None:
+                cols_g = gam - rows_g * self.N
+                hg_g = np.full(gam.size, hg_g, dtype=F) if np.ndim(hg_g) == 0 else hg_g
         split = any(p.uses_split for p in active)
         if split:  # capped: log1p(inf) takes numpy's slow path; every menu level is far below the cap, so
             # min(log_m, log_xg) is the same as uncapped
@@ -574,7 +579,9 @@ class Engine:
                 nb.menu_utility(pk, log_m, cp, m, u)
             else:
                 u = pk * log_m - cp * m
-            if gam.size:
+            if gam.size and nb is not None:
+                nb.gaming_correction(u, m, log_m, rows_g, cols_g, xg_g, log_xg_g, pk_g, excess_g, hg_g)
+            elif gam.size:
                 col = m.shape[1] == 1
                 at = rows_g if col else gam  # a column (R, 1) is read by row
                 m_g, log_m_g = m.ravel()[at], log_m.ravel()[at]
@@ -717,7 +724,16 @@ class Engine:
         im, N = self.scn.imitation, self.N
         u = self._imitation.next()  # (R, 2N), contiguous: the revision draws, then the neighbour picks
         movable = N >= 2 if self.scn.network.kind == "well_mixed" else self._movable
-        if movable:
+        if movable and self.nb is not None:  # the same rule in two kernels around numpy's exp
+            q = np.float32(im.rate)
+            who, other = np.empty(self.R * N, dtype=np.int64), np.empty(self.R * N, dtype=np.int64)
+            draw, arg = np.empty(self.R * N, dtype=np.float32), np.empty(self.R * N, dtype=np.float32)
+            n = self.nb.imitation_pairs(u, q, payoff, self.degree, self.neighbours, self.scn.network.kind == "well_mixed",
+                                        np.float32(-im.intensity), who, other, draw, arg)
+            with np.errstate(over="ignore"):
+                e = np.exp(arg[:n])
+            self.nb.imitation_adopt(q, e, who, other, draw, n, self.maxxer.reshape(-1))
+        elif movable:
             q = np.float32(im.rate)
             who = np.flatnonzero(u[:, :N] < q)  # the revisers, as flat indices into (R, N)
             rows = who // N
