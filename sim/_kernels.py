@@ -24,26 +24,29 @@ F32 = np.float32
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def sort_keys(bits, key):  # pragma: no cover - compiled
-    """key = (order-preserving bits << 32) | column, from float32 bits (R, N) viewed as int32."""
+    """key = (order-preserving bits << 32) | column, from float32 values (R, N) viewed as int32
+    bits; -0 counts as +0."""
     R, N = bits.shape
     for r in range(R):
         b, k = bits[r], key[r]
         for i in range(N):
             x = b[i]
+            x = np.int32(0) if x == np.int32(-2147483648) else x  # -0 is +0
             k[i] = (np.int64(x ^ ((x >> 31) & 0x7FFFFFFF)) << 32) | i
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def tie_ranks(key, ranks, sorted_bits):  # pragma: no cover - compiled
-    """From row-sorted packed keys (float32 bits << 32 | column), write tie-averaged ranks
-    into ``ranks`` and the sorted (order-preserving) float bits into ``sorted_bits``.
+    """From row-sorted packed keys (order-preserving float32 bits << 32 | column), write
+    tie-averaged ranks into ``ranks`` and the sorted values' float32 bits into ``sorted_bits``.
 
     Every position first gets its own rank; tie groups (equal bits) then get their mean position."""
     R, N = key.shape
     for r in range(R):
         kr, rr, sb = key[r], ranks[r], sorted_bits[r]
         for t in range(N):
-            sb[t] = np.int32(kr[t] >> 32)
+            x = np.int32(kr[t] >> 32)
+            sb[t] = x ^ ((x >> 31) & 0x7FFFFFFF)  # back to the float's own bits
             rr[kr[t] & 0xFFFFFFFF] = np.float32(t)
         i = 0
         for t in range(1, N + 1):
@@ -193,24 +196,42 @@ def add_scaled(u, s, col):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def choice_prep(a, k, oms, c, maxxer, cp, tau, x0, ak, pk, m0, xg):  # pragma: no cover - compiled
-    """Without tiers: ak = a k, pk = (1 - s) ak, the private optimum m0 = max(pk / cp - x0, 0), and
-    the gaming bound xg = max(max(pk, 1e-30) / (max(tau - max(c, tau * honest), 0) + 0) - x0, 0)
-    (+inf for those who never game). cp: (R, 1)."""
+def choice_prep(a, k, oms, c, maxxer, cp, tau, x0, inv_x0, max_tokens, ak, pk, m0, m0_capped, xg,
+                rows, cols, xg_g, xg_x0_g, pk_g, excess_g):  # pragma: no cover - compiled
+    """Without tiers: ak = a k, pk = (1 - s) ak, the private optimum m0 = max(pk / cp - x0, 0) (and
+    capped at max_tokens), and the gaming bound xg = max(max(pk, 1e-30) / (max(tau - max(c, tau *
+    honest), 0) + 0) - x0, 0) (+inf for those who never game). cp: (R, 1).
+
+    Lists those who may game (finite xg) in row-major order: their row and column, xg, xg / x0
+    (as xg * inv_x0), pk and c - tau; returns how many."""
     R, N = a.shape
     one, zero, tiny = np.float32(1.0), np.float32(0.0), np.float32(1e-30)
+    inf = np.float32(np.inf)
+    n = 0
     for r in range(R):
         ar, kr, sr, cr, mr = a[r], k[r], oms[r], c[r], maxxer[r]
-        akr, pkr, m0r, xgr = ak[r], pk[r], m0[r], xg[r]
+        akr, pkr, m0r, m0cr, xgr = ak[r], pk[r], m0[r], m0_capped[r], xg[r]
         cpr = cp[r, 0]
         for i in range(N):
             v = ar[i] * kr[i]
             p = sr[i] * v
             akr[i] = v
             pkr[i] = p
-            m0r[i] = max(p / cpr - x0, zero)
+            opt = max(p / cpr - x0, zero)
+            m0r[i] = opt
+            m0cr[i] = min(opt, max_tokens)
             gap = tau - max(cr[i], tau * (zero if mr[i] else one))
             xgr[i] = max(max(p, tiny) / (max(gap, zero) + zero) - x0, zero)
+        for i in range(N):  # branch-free compaction: every slot is written, the count moves on gamers
+            g = xgr[i]
+            rows[n] = r
+            cols[n] = i
+            xg_g[n] = g
+            xg_x0_g[n] = g * inv_x0
+            pk_g[n] = pkr[i]
+            excess_g[n] = cr[i] - tau
+            n += np.int64(g < inf)
+    return n
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

@@ -47,26 +47,26 @@ def rank_data(a: np.ndarray, nb=None) -> tuple[np.ndarray, np.ndarray]:
 
     Args:
         a: The values, (R, N).
-        nb: The numba kernels (:func:`sim._fast.kernels`) for the tie pass, or None for numpy.
+        nb: The numba kernels (:func:`sim._fast.kernels`) for the keys and the ties, or None for numpy.
 
     Returns:
         (ranks, sorted values), both float32 and shaped like ``a``.
     """
     R, N = a.shape
-    bits = (np.asarray(a, dtype=np.float32) + np.float32(0.0)).view(np.int32)  # + 0 turns -0 into +0
+    a = np.asarray(a, dtype=np.float32)
     if nb is not None:
         key = np.empty((R, N), dtype=np.int64)
-        nb.sort_keys(bits, key)
-    else:
-        bits = bits ^ ((bits >> 31) & 0x7FFFFFFF)  # negative floats: reverse the magnitude order
-        key = (bits.astype(np.int64) << 32) | np.arange(N, dtype=np.int64)
-    key.sort(axis=1)
-    if nb is not None:
+        nb.sort_keys(np.ascontiguousarray(a).view(np.int32), key)
+        key.sort(axis=1)
         ranks = np.empty((R, N), dtype=np.float32)
-        hi = np.empty((R, N), dtype=np.int32)
-        nb.tie_ranks(key, ranks, hi)
-    else:
-        ranks, hi = _ties_numpy(key)
+        sorted_values = np.empty((R, N), dtype=np.float32)
+        nb.tie_ranks(key, ranks, sorted_values.view(np.int32))
+        return ranks, sorted_values
+    bits = (a + np.float32(0.0)).view(np.int32)  # + 0 turns -0 into +0
+    bits = bits ^ ((bits >> 31) & 0x7FFFFFFF)  # negative floats: reverse the magnitude order
+    key = (bits.astype(np.int64) << 32) | np.arange(N, dtype=np.int64)
+    key.sort(axis=1)
+    ranks, hi = _ties_numpy(key)
     sorted_values = (hi ^ ((hi >> 31) & 0x7FFFFFFF)).view(np.float32)
     return ranks, sorted_values
 
@@ -501,9 +501,15 @@ class Engine:
         zeros = self._zeros32
         x0, inv_x0, tau = F(e.x0), F(1.0 / e.x0), F(self.tau)
         nb = self.nb
+        gamers = None  # those who may game (finite xg): their rows, columns, and what the menu needs of them
         if nb is not None and not self.J:  # the same arithmetic as below, in one pass
-            ak, pk, m0, xg = (np.empty((self.R, self.N), dtype=F) for _ in range(4))
-            nb.choice_prep(self.a, self.k, self._oms32, self._c32, self.maxxer, cp, tau, x0, ak, pk, m0, xg)
+            ak, pk, m0, m0_capped, xg = (np.empty((self.R, self.N), dtype=F) for _ in range(5))
+            rows_g, cols_g = np.empty(self.R * self.N, dtype=np.int64), np.empty(self.R * self.N, dtype=np.int64)
+            xg_g, xg_x0_g, pk_g, excess_g = (np.empty(self.R * self.N, dtype=F) for _ in range(4))
+            n = nb.choice_prep(self.a, self.k, self._oms32, self._c32, self.maxxer, cp, tau, x0, inv_x0, F(MAX_TOKENS),
+                               ak, pk, m0, m0_capped, xg, rows_g, cols_g, xg_g, xg_x0_g, pk_g, excess_g)
+            gamers = (rows_g[:n], cols_g[:n], xg_g[:n], np.log1p(xg_x0_g[:n]), pk_g[:n], excess_g[:n],
+                      np.full(n, F(0.5 * e.gamma), dtype=F))
         else:
             ak = self.a * self.k * self._q if self.J else self.a * self.k
             pk = self._oms32 * ak  # private value weight (1 - s) a k
@@ -537,7 +543,7 @@ class Engine:
                 cap = c if cap is None else np.minimum(cap, c)
         if cap is not None and not np.isfinite(cap).any():
             cap = None
-        m0 = np.minimum(m0, F(MAX_TOKENS))
+        m0 = m0_capped if gamers is not None else np.minimum(m0, F(MAX_TOKENS))
         levels = [m0] + [w.tokens_of(w.pub.quantile(q)).astype(F) for q in scn.choice.quantiles]
         offered = [None] * len(levels)  # None: on the menu everywhere; else (R, 1) where offered
         for p in active:
@@ -548,8 +554,8 @@ class Engine:
         # Utility of metric level m: U = (1-s) V(x) - (tau + sigma p) x - (sigma p + c) y - gamma y^2 / 2
         # with x = min(m, xg), y = m - x. For everyone it starts as if x = m (honest); the few who
         # may game (finite xg) get a correction on their own entries only.
-        gam = np.flatnonzero(np.isfinite(xg).ravel())
-        if gam.size:
+        if gamers is None:
+            gam = np.flatnonzero(np.isfinite(xg).ravel())
             rows_g = gam // self.N
             xg_g = xg.ravel()[gam]
             # value is increasing, so ln(1 + min(m, xg)/x0) = min(ln(1 + m/x0), ln(1 + xg/x0)); only
@@ -559,14 +565,13 @@ class Engine:
             # gaming minus productive price per token: (sigma p + c) - (tau + sigma p) without tiers
             excess_g = self._c32.ravel()[gam] - tau if excess_cost is None else excess_cost.ravel()[gam]
             hg_g = half_gamma.ravel()[gam] if np.ndim(half_gamma) else half_gamma
-            if self.nb is not None:
-                cols_g = gam - rows_g * self.N
-                hg_g = np.full(gam.size, hg_g, dtype=F) if np.ndim(hg_g) == 0 else hg_g
+            if nb is not None:  # the kernel's arguments
+                gamers = (rows_g, gam - rows_g * self.N, xg_g, log_xg_g, pk_g, excess_g,
+                          np.full(gam.size, hg_g, dtype=F) if np.ndim(hg_g) == 0 else hg_g)
         split = any(p.uses_split for p in active)
         if split:  # capped: log1p(inf) takes numpy's slow path; every menu level is far below the cap, so
             # min(log_m, log_xg) is the same as uncapped
             log_xg = np.log1p(np.minimum(xg * inv_x0, F(1e30)))
-        nb = self.nb
         utilities, menu = [], []
         if nb is not None:  # the kernels work on the K utilities as one array
             U = np.empty((len(levels), self.R, self.N), dtype=F)
@@ -579,8 +584,8 @@ class Engine:
                 nb.menu_utility(pk, log_m, cp, m, u)
             else:
                 u = pk * log_m - cp * m
-            if gam.size and nb is not None:
-                nb.gaming_correction(u, m, log_m, rows_g, cols_g, xg_g, log_xg_g, pk_g, excess_g, hg_g)
+            if gamers is not None:
+                nb.gaming_correction(u, m, log_m, *gamers)
             elif gam.size:
                 col = m.shape[1] == 1
                 at = rows_g if col else gam  # a column (R, 1) is read by row
