@@ -222,15 +222,19 @@ def choice_prep(a, k, oms, c, maxxer, cp, tau, x0, inv_x0, max_tokens, ak, pk, m
             m0cr[i] = min(opt, max_tokens)
             gap = tau - max(cr[i], tau * (zero if mr[i] else one))
             xgr[i] = max(max(p, tiny) / (max(gap, zero) + zero) - x0, zero)
-        for i in range(N):  # branch-free compaction: every slot is written, the count moves on gamers
-            g = xgr[i]
-            rows[n] = r
+        start = n
+        for i in range(N):  # branch-free compaction: a column is written for everyone, kept for gamers
             cols[n] = i
-            xg_g[n] = g
-            xg_x0_g[n] = g * inv_x0
-            pk_g[n] = pkr[i]
-            excess_g[n] = cr[i] - tau
-            n += np.int64(g < inf)
+            n += np.int64(xgr[i] < inf)
+        for t in range(start, n):
+            rows[t] = r
+    for t in range(n):
+        r, i = rows[t], cols[t]
+        g = xg[r, i]
+        xg_g[t] = g
+        xg_x0_g[t] = g * inv_x0
+        pk_g[t] = pk[r, i]
+        excess_g[t] = c[r, i] - tau
     return n
 
 
@@ -278,23 +282,32 @@ def imitation_pairs(u, q, payoff, degree, neighbours, well_mixed, neg_intensity,
     R, N2 = u.shape
     N = N2 // 2
     n = 0
-    for r in range(R):
-        ur, pr = u[r], payoff[r]
+    for r in range(R):  # branch-free compaction of the revisers (u < q), row by row
+        ur = u[r]
+        start = n
         for i in range(N):
-            if ur[i] < q:
-                if well_mixed:  # float32 arithmetic, as numpy's u * (N - 1) on a float32 array; j < 2N
-                    j = i + 1 + np.int64(ur[N + i] * np.float32(N - 1))
-                    j = j - N if j >= N else j
-                else:  # float64 arithmetic, as numpy's float32 draws times the int32 degrees
-                    dg = degree[i]
-                    if dg == 0:  # an employee with no neighbour to look at does not revise
-                        continue
-                    j = np.int64(neighbours[r, i, np.int64(np.float64(ur[N + i]) * np.float64(dg))])
-                who[n] = r * N + i
-                other[n] = r * N + j
-                draw[n] = ur[i]
-                arg[n] = neg_intensity * (pr[j] - pr[i])
-                n += 1
+            who[n] = i
+            n += np.int64(ur[i] < q)
+        for t in range(start, n):
+            other[t] = r
+    kept = 0
+    for t in range(n):
+        r, i = other[t], who[t]
+        ur, pr = u[r], payoff[r]
+        if well_mixed:  # float32 arithmetic, as numpy's u * (N - 1) on a float32 array; j < 2N
+            j = i + 1 + np.int64(ur[N + i] * np.float32(N - 1))
+            j = j - N if j >= N else j
+        else:  # float64 arithmetic, as numpy's float32 draws times the int32 degrees
+            dg = degree[i]
+            if dg == 0:  # an employee with no neighbour to look at does not revise
+                continue
+            j = np.int64(neighbours[r, i, np.int64(np.float64(ur[N + i]) * np.float64(dg))])
+        who[kept] = r * N + i  # kept <= t: entry t is read before it is overwritten
+        other[kept] = r * N + j
+        draw[kept] = ur[i]
+        arg[kept] = neg_intensity * (pr[j] - pr[i])
+        kept += 1
+    n = kept
     return n
 
 
@@ -337,3 +350,24 @@ def add_board_status(visible, ranks, n1, top_rank, prize, top_prize):  # pragma:
         o, rk = visible[r], ranks[r]
         for i in range(N):
             o[i] += prize * (rk[i] / n1) + (top_prize if rk[i] >= top_rank else zero)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def uniforms_from_raw(raw, out):  # pragma: no cover - compiled
+    """The float32 uniforms numpy's ``Generator.random(dtype=float32)`` makes from the same raw
+    64-bit outputs of the bit generator (each output gives two: its low 32 bits, then its high
+    32 bits, keeping the top 24 bits of each times 2**-24), written for week w, replication r,
+    column i at out[w, r, i] from raw[r] holding the replication's weeks one after another.
+
+    raw: (R, weeks * width / 2) uint64; out: (weeks, R, width) float32."""
+    W, R, width = out.shape
+    scale = np.float32(1.0 / 16777216.0)
+    for r in range(R):
+        x = raw[r]
+        for w in range(W):
+            o = out[w, r]
+            base = w * width
+            for i in range(width):
+                e = base + i
+                bits = (x[e >> 1] >> np.uint64((e & 1) * 32)) & np.uint64(0xFFFFFFFF)
+                o[i] = np.float32(bits >> np.uint64(8)) * scale

@@ -259,14 +259,15 @@ class Engine:
         self._c32 = self.c
         self._zeros32 = np.zeros((self.R, self.N), dtype=np.float32)
         N = self.N
-        self._shocks = Stream(self.seed, self.reps, SHOCKS, N, normal=True)
-        self._choice = Stream(self.seed, self.reps, CHOICE, N)
-        self._imitation = Stream(self.seed, self.reps, IMITATION, 2 * N)
-        self._mutation = Stream(self.seed, self.reps, MUTATION, N) if scn.imitation.mutation > 0 else None
+        nb = self.nb
+        self._shocks = Stream(self.seed, self.reps, SHOCKS, N, normal=True, nb=nb)
+        self._choice = Stream(self.seed, self.reps, CHOICE, N, nb=nb)
+        self._imitation = Stream(self.seed, self.reps, IMITATION, 2 * N, nb=nb)
+        self._mutation = Stream(self.seed, self.reps, MUTATION, N, nb=nb) if scn.imitation.mutation > 0 else None
         self._policy_streams = {
             p.id: (
-                Stream(self.seed, self.reps, policy_key(p.id), p.uniforms * N) if p.uniforms else None,
-                Stream(self.seed, self.reps, policy_key(p.id) + 500_000, p.normals * N, normal=True)
+                Stream(self.seed, self.reps, policy_key(p.id), p.uniforms * N, nb=nb) if p.uniforms else None,
+                Stream(self.seed, self.reps, policy_key(p.id) + 500_000, p.normals * N, normal=True, nb=nb)
                 if p.normals
                 else None,
             )
