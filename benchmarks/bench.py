@@ -36,22 +36,23 @@ SAME_TIERS = ["economy.tiers=[{name: a, price: 3}, {name: b, price: 3}, {name: c
 
 
 def engine_seconds(employees: int, replications: int, weeks: int = 52, repeat: int = 3, name: str = "leaderboard",
-                   extra=()) -> float:
+                   extra=(), fast: bool = True) -> float:
+    """Best wall time of ``repeat`` runs; ``fast``: the numba kernels (True) or numpy only (False)."""
     from sim.engine import Engine
 
     scn = scenario(employees, replications, weeks, name, extra)
-    Engine(scenario(min(employees, 100), 1, 2)).run()  # warm-up (imports, numba cache)
+    Engine(scenario(min(employees, 100), 1, 2, name, extra), fast=fast).run()  # warm-up (imports, numba cache)
     best = float("inf")
     for _ in range(repeat):
-        eng = Engine(scn)
+        eng = Engine(scn, fast=fast)
         t = time.perf_counter()
         eng.run()
         best = min(best, time.perf_counter() - t)
     return best
 
 
-def engine_rate(employees: int, replications: int, weeks: int = 52, repeat: int = 3) -> float:
-    return employees * replications * weeks / engine_seconds(employees, replications, weeks, repeat)
+def engine_rate(employees: int, replications: int, weeks: int = 52, repeat: int = 3, fast: bool = True) -> float:
+    return employees * replications * weeks / engine_seconds(employees, replications, weeks, repeat, fast=fast)
 
 
 def peak_bytes_per_employee(employees: int, weeks: int = 52) -> tuple[float, float]:
@@ -115,8 +116,9 @@ def fit_exponent(xs, ys) -> float:
 
 
 def ceiling(employees: int = 1000, replications: int = 30, repeat: int = 5) -> dict[str, float]:
-    """Milliseconds per week of the work no implementation of these rules, as numpy runs it here,
-    can skip; the engine's throughput cannot exceed R N / (their sum).
+    """Milliseconds per week of the work no implementation of these rules, as numpy (with the
+    engine's numba kernels for the draws and the rankings) runs it here, can skip; the engine's
+    throughput cannot exceed R N / (their sum).
 
     Measured on the arrays of a real leaderboard run (after 20 weeks), per week:
     - the random draws: a uniform per employee for the choice, a normal for the shock, two
@@ -130,10 +132,12 @@ def ceiling(employees: int = 1000, replications: int = 30, repeat: int = 5) -> d
     """
     import numpy as np
 
+    from sim import _fast
     from sim.engine import Engine, rank_data
     from sim.streams import CHOICE, IMITATION, SHOCKS, Stream
 
     R, N = replications, employees
+    nb = _fast.kernels() if _fast.available() else None  # the draws and rankings as the engine makes them
     eng = Engine(scenario(N, R))
     for _ in range(20):
         eng.step()
@@ -149,10 +153,11 @@ def ceiling(employees: int = 1000, replications: int = 30, repeat: int = 5) -> d
         return t * 1e3
 
     reps = list(range(R))
-    streams = [Stream(1, reps, CHOICE, N), Stream(1, reps, SHOCKS, N, normal=True), Stream(1, reps, IMITATION, 2 * N)]
+    streams = [Stream(1, reps, CHOICE, N, nb=nb), Stream(1, reps, SHOCKS, N, normal=True, nb=nb),
+               Stream(1, reps, IMITATION, 2 * N, nb=nb)]
     out = {"rng_ms": best(lambda: [s.next() for s in streams])}
     metric, value = eng.metric.copy(), eng.v.copy()
-    out["ranking_ms"] = best(lambda: (rank_data(metric), rank_data(value)), 20)
+    out["ranking_ms"] = best(lambda: (rank_data(metric, nb), rank_data(value, nb)), 20)
     a = np.random.default_rng(0).random((R, N), dtype=np.float32)
     calls = [np.exp] * K + [np.log1p, np.log, np.exp] * 2 + [np.log1p, np.log1p]
     out["math_ms"] = best(lambda: [f(a) for f in calls], 20)
@@ -171,20 +176,27 @@ def main() -> None:
     from sim import _fast
 
     fig: dict[str, float] = {}
-    print(f"numba ranking kernel: {'on' if _fast.AVAILABLE else 'off (numpy twin)'}")
-    print(f"{'implementation':14s} {'employees':>10s} {'reps':>5s} {'M agent-steps/s':>16s}")
+    fast = _fast.available()
+    print(f"numba kernels: {'on' if fast else 'off (numba missing or SIM_NO_NUMBA set): numpy only'}")
+    print(f"{'implementation':24s} {'employees':>10s} {'reps':>5s} {'M agent-steps/s':>16s}")
     sizes = [(1000, 30)] if args.quick else [(100, 30), (1000, 30), (10_000, 30), (100_000, 1)]
     for n, r in sizes:
-        rate = engine_rate(n, r, repeat=args.repeat)
-        fig[f"engine_{n}x{r}"] = rate
-        print(f"{'engine':14s} {n:>10,d} {r:>5d} {rate / 1e6:>16.2f}")
+        for path in ([True] if fast else []) + [False]:  # interleaved, so that machine noise hits both alike
+            rate = engine_rate(n, r, repeat=args.repeat, fast=path)
+            key = f"engine_{n}x{r}" if path == fast else f"engine_numpy_{n}x{r}"
+            fig[key] = rate
+            label = "engine (numba kernels)" if path else "engine (numpy only)"
+            print(f"{label:24s} {n:>10,d} {r:>5d} {rate / 1e6:>16.2f}")
+    if fast:
+        print(f"numba kernels / numpy only at 1,000 x 30: {fig['engine_1000x30'] / fig['engine_numpy_1000x30']:.2f}x "
+              "(the same numbers, bit for bit)")
     # model tiers (issue: within 15% of the engine without tiers), interleaved so that machine
     # noise hits both alike; best of `repeat` each
     plain = tiers = same = float("inf")
     for _ in range(args.repeat):
-        plain = min(plain, engine_seconds(1000, 30, repeat=1))
-        same = min(same, engine_seconds(1000, 30, repeat=1, extra=SAME_TIERS))
-        tiers = min(tiers, engine_seconds(1000, 30, repeat=1, name="tiers"))
+        plain = min(plain, engine_seconds(1000, 30, repeat=1, fast=fast))
+        same = min(same, engine_seconds(1000, 30, repeat=1, extra=SAME_TIERS, fast=fast))
+        tiers = min(tiers, engine_seconds(1000, 30, repeat=1, name="tiers", fast=fast))
     fig["tiers_machinery_over_plain"] = plain / same
     fig["tiers_scenario_over_plain"] = plain / tiers
     rate = lambda s: 1000 * 30 * 52 / s / 1e6  # noqa: E731

@@ -154,10 +154,10 @@ def run_metrics(weekly: dict[str, np.ndarray], employees: int) -> dict[str, np.n
     return out
 
 
-def _run_batch(scn: Scenario, reps: list[int], seed: int) -> dict[str, np.ndarray]:
+def _run_batch(scn: Scenario, reps: list[int], seed: int, fast: bool | None = None) -> dict[str, np.ndarray]:
     from .engine import Engine
 
-    return Engine(scn, reps, seed).run()
+    return Engine(scn, reps, seed, fast=fast).run()
 
 
 def batches(n_reps: int, employees: int, batch_size: int | None) -> list[list[int]]:
@@ -173,6 +173,7 @@ def run_scenario(
     batch_size: int | None = None,
     workers: int = 1,
     progress: bool | Callable[[int], None] = False,
+    fast: bool | None = None,
 ) -> Results:
     """Run every replication of a scenario and return its Results.
 
@@ -185,11 +186,16 @@ def run_scenario(
         batch_size: Replications stepped together as one array; defaults to as many as fit.
         workers: Processes to spread batches over.
         progress: True for a tqdm bar, or a callable receiving replication-weeks done.
+        fast: Use the engine's numba kernels (True), numpy only (False), or decide by the run's
+            size (None; :func:`sim._fast.wanted`). The numbers are the same either way.
     """
     seed = scn.seed if seed is None else int(seed)
     if replications is not None:
         scn = scn.model_copy(update={"replications": int(replications)})
     R, W = scn.replications, scn.weeks
+    from . import _fast
+
+    fast = _fast.wanted(R * scn.employees * W, fast)
     plan = batches(R, scn.employees, batch_size)
     if workers > 1 and len(plan) < workers:  # give every worker something to do
         plan = batches(R, scn.employees, math.ceil(R / workers))
@@ -209,7 +215,7 @@ def run_scenario(
             from .engine import Engine
 
             for reps in plan:
-                eng = Engine(scn, reps, seed)
+                eng = Engine(scn, reps, seed, fast=fast)
                 parts.append(eng.run(progress=(lambda n, k=len(reps): tick(k * n)) if tick else None))
         else:
             import multiprocessing as mp
@@ -217,7 +223,7 @@ def run_scenario(
 
             pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"))
             try:
-                futures = [pool.submit(_run_batch, scn, reps, seed) for reps in plan]
+                futures = [pool.submit(_run_batch, scn, reps, seed, fast) for reps in plan]
                 for reps, fut in zip(plan, futures):
                     parts.append(fut.result())
                     if tick:

@@ -71,7 +71,7 @@ def run_chunk(job: dict, first: int, values: list[list[Any]]) -> dict[str, np.nd
     outs = {o: np.empty(n * R, dtype=np.float64) for o in job["outcomes"]}
     for i in range(n):
         scn = scenario_at(job["base"], names, [col[i] for col in values])
-        res = run_scenario(scn, job["seed"], R, batch_size=R)
+        res = run_scenario(scn, job["seed"], R, batch_size=R, fast=job.get("fast"))
         for o in job["outcomes"]:
             outs[o][i * R:(i + 1) * R] = res.runs[o]
     cols.update(outs)
@@ -353,6 +353,12 @@ def run_sweep(
     else:
         tick = None
     job = job_of(sw)
+    if sw.model != "ishigami" and tasks:  # the numba kernels pay off on a large enough sweep
+        from . import _fast
+
+        first = scenario_at(job["base"], job["names"], [col[0] for col in tasks[0][2]])
+        points = sum(len(t[2][0]) for t in tasks)
+        job["fast"] = _fast.wanted(points * sw.replications * first.employees * first.weeks)
     t0 = time.perf_counter()
     computed = 0
     log = open(out / "log.jsonl", "a")
