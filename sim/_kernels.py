@@ -371,3 +371,29 @@ def uniforms_from_raw(raw, out):  # pragma: no cover - compiled
                 e = base + i
                 bits = (x[e >> 1] >> np.uint64((e & 1) * 32)) & np.uint64(0xFFFFFFFF)
                 o[i] = np.float32(bits >> np.uint64(8)) * scale
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def record_terms(x, y, ak, price, x0, pay, maxxer, tier, tier_y, waste, pay_maxxer, tier_x, tier_y_tok):  # pragma: no cover
+    """The weekly metrics' elementwise terms, which numpy then sums: waste (productive tokens
+    beyond the private optimum at list price, max(x - max(ak / price - x0, 0), 0); none where
+    price <= 0), the maxxers' visible payoffs (pay x maxxer), and each tier's productive and
+    gaming tokens (x where tier == j, y where tier_y == j). price: (R, N) or (R, 1);
+    tier_x, tier_y_tok: (J, R, N)."""
+    R, N = x.shape
+    J = tier_x.shape[0]
+    one, zero, inf = np.float32(1.0), np.float32(0.0), np.float32(np.inf)
+    col = price.shape[1] == 1
+    for r in range(R):
+        xr, akr, wr, pr, mr, pmr = x[r], ak[r], waste[r], pay[r], maxxer[r], pay_maxxer[r]
+        for i in range(N):
+            p = price[r, 0] if col else price[r, i]
+            xp = akr[i] / p - x0 if p > zero else inf
+            wr[i] = max(xr[i] - max(xp, zero), zero)
+            pmr[i] = pr[i] * (one if mr[i] else zero)
+        yr, tr, tyr = y[r], tier[r], tier_y[r]
+        for j in range(J):
+            tx, ty = tier_x[j, r], tier_y_tok[j, r]
+            for i in range(N):
+                tx[i] = xr[i] * (one if tr[i] == j else zero)
+                ty[i] = yr[i] * (one if tyr[i] == j else zero)

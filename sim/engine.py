@@ -803,29 +803,47 @@ class Engine:
     def _record(self, out: WeekOutcome, ak: np.ndarray, pub: Published) -> None:
         e, N, h, t = self.scn.economy, self.N, self.history, self.t
         m, x, y, v, cost = out.m, out.x, out.y, out.v, out.cost
-        price = self.price
+        price, pay = self.price, out.visible
         tot_m, tot_y, tot_cost, tot_v = (a.sum(axis=1, dtype=np.float64) for a in (m, y, cost, v))
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            if np.ndim(price):  # tiers: each employee's own price and quality
-                x_price = np.where(price > 0, ak / np.where(price > 0, price, 1.0) - e.x0, np.inf)
-            else:
-                x_price = ak / price - e.x0 if price > 0 else np.full_like(x, np.inf)
+        if self.nb is not None:  # the elementwise terms in one pass; numpy sums them as below
+            waste_terms, pay_maxxer = np.empty_like(x), np.empty_like(x)
+            tier_x, tier_y = np.empty((2, self.J) + x.shape, dtype=x.dtype)
+            prices = price if np.ndim(price) else np.full((self.R, 1), price, dtype=np.float32)
+            self.nb.record_terms(x, y, ak, prices, np.float32(e.x0), pay, self.maxxer, self.tier,
+                                 self.tier_y if self.J else self.tier, waste_terms, pay_maxxer, tier_x, tier_y)
+            waste = waste_terms.sum(axis=1, dtype=np.float64)
+            pm = pay_maxxer.sum(axis=1)
+            tier_tok = [tier_x[j].sum(axis=1, dtype=np.float64) + tier_y[j].sum(axis=1, dtype=np.float64)
+                        for j in range(self.J)]
+        else:
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                if np.ndim(price):  # tiers: each employee's own price and quality
+                    x_price = np.where(price > 0, ak / np.where(price > 0, price, 1.0) - e.x0, np.inf)
+                else:
+                    x_price = ak / price - e.x0 if price > 0 else np.full_like(x, np.inf)
             waste = np.maximum(x - np.maximum(x_price, 0.0), 0.0).sum(axis=1, dtype=np.float64)
+            pm = (pay * self.maxxer).sum(axis=1)
+            tier_tok = [  # tokens per tier and replication, productive and gaming
+                (x * (self.tier == j)).sum(axis=1, dtype=np.float64) + (y * (self.tier_y == j)).sum(axis=1, dtype=np.float64)
+                for j in range(self.J)
+            ]
+        x_sum, payouts, n_max = x.sum(axis=1, dtype=np.float64), out.payouts.sum(axis=1), self.maxxer.sum(axis=1)
+        pay_sum, mean_skill = pay.sum(axis=1), self.k.mean(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             h["tokens_per_employee"][t] = tot_m / N
             h["cost_per_employee"][t] = tot_cost / N
             h["value_per_employee"][t] = tot_v / N
             h["overhead_per_employee"][t] = out.overhead / N
-            attention = self.tau * x.sum(axis=1, dtype=np.float64)
+            attention = self.tau * x_sum
             h["attention_per_employee"][t] = attention / N
             h["net_value_per_employee"][t] = (tot_v - tot_cost - attention - out.overhead) / N
-            h["payouts_per_employee"][t] = out.payouts.sum(axis=1) / N
+            h["payouts_per_employee"][t] = payouts / N
             h["roi"][t] = np.where(tot_cost > 0, tot_v / np.where(tot_cost > 0, tot_cost, 1.0), np.nan)
             h["gaming_share"][t] = np.where(tot_m > 0, tot_y / np.where(tot_m > 0, tot_m, 1.0), 0.0)
             h["waste_share"][t] = np.where(tot_m > 0, waste / np.where(tot_m > 0, tot_m, 1.0), 0.0)
-            n_max = self.maxxer.sum(axis=1)
             h["maxxer_share"][t] = n_max / N
             h["goodhart_rho"][t] = rank_correlation(self.metric_ranks(out.metric), average_ranks(v, self.nb)) if N > 2 else np.nan
-            h["mean_skill"][t] = self.k.mean(axis=1)
+            h["mean_skill"][t] = mean_skill
             h["cutoff"][t] = pub.quantile(0.9)[:, 0]
             budgets = [p for p in self.policies if isinstance(p, Budget)]
             h["budget_utilisation"][t] = budgets[0].util * self.active[budgets[0].id] if budgets else 0.0
@@ -833,14 +851,8 @@ class Engine:
             h["penalty_rate"][t] = out.detections / N
             gates = [p for p in self.policies if isinstance(p, RoiGate)]
             h["throttled_share"][t] = gates[0].capped.mean(axis=1) * self.active[gates[0].id] if gates else 0.0
-            pay = out.visible
-            pm = (pay * self.maxxer).sum(axis=1)
             h["payoff_maxxer"][t] = np.where(n_max > 0, pm / np.maximum(n_max, 1), np.nan)
-            h["payoff_honest"][t] = np.where(n_max < N, (pay.sum(axis=1) - pm) / np.maximum(N - n_max, 1), np.nan)
-            tier_tok = [  # tokens per tier and replication, productive and gaming
-                (x * (self.tier == j)).sum(axis=1, dtype=np.float64) + (y * (self.tier_y == j)).sum(axis=1, dtype=np.float64)
-                for j in range(self.J)
-            ]
+            h["payoff_honest"][t] = np.where(n_max < N, (pay_sum - pm) / np.maximum(N - n_max, 1), np.nan)
             for j, name in enumerate(self.tier_names):
                 tok = tier_tok[j]
                 h[f"tokens_per_employee[{name}]"][t] = tok / N
