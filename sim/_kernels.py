@@ -186,13 +186,14 @@ def add_status(u, s, e, metric, cut, prize, top_prize):  # pragma: no cover - co
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def add_scaled(u, s, col):  # pragma: no cover - compiled
-    """u += s * col, with col (R, 1)."""
-    R, N = u.shape
-    for r in range(R):
-        o, si, c = u[r], s[r], col[r, 0]
-        for i in range(N):
-            o[i] += si[i] * c
+def add_scaled_columns(U, s, cols, levels):  # pragma: no cover - compiled
+    """U[levels[c]] += s * cols[:, c] for each c, with cols (R, C)."""
+    R, N = s.shape
+    for c in range(levels.shape[0]):
+        for r in range(R):
+            o, si, v = U[levels[c], r], s[r], cols[r, c]
+            for i in range(N):
+                o[i] += si[i] * v
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -355,21 +356,28 @@ def add_board_status(visible, ranks, n1, top_rank, prize, top_prize):  # pragma:
 @njit(cache=True, nogil=True, error_model="numpy")
 def uniforms_from_raw(raw, out):  # pragma: no cover - compiled
     """The float32 uniforms numpy's ``Generator.random(dtype=float32)`` makes from the same raw
-    64-bit outputs of the bit generator (each output gives two: its low 32 bits, then its high
-    32 bits, keeping the top 24 bits of each times 2**-24), written for week w, replication r,
-    column i at out[w, r, i] from raw[r] holding the replication's weeks one after another.
-
-    raw: (R, weeks * width / 2) uint64; out: (weeks, R, width) float32."""
-    W, R, width = out.shape
+    64-bit outputs of the bit generator: each output gives two, from its low 32 bits then its
+    high 32 bits, keeping the top 24 bits of each times 2**-24. raw: (weeks * width / 2,)
+    uint64, one replication's weeks one after another; out: (weeks, width) float32."""
+    W, width = out.shape
     scale = np.float32(1.0 / 16777216.0)
-    for r in range(R):
-        x = raw[r]
+    low = np.uint64(0xFFFFFFFF)
+    if width % 2 == 0:  # a week is whole raw outputs
+        half = width // 2
         for w in range(W):
-            o = out[w, r]
+            o = out[w]
+            base = w * half
+            for k in range(half):
+                x = raw[base + k]
+                o[2 * k] = np.float32((x & low) >> np.uint64(8)) * scale
+                o[2 * k + 1] = np.float32(x >> np.uint64(40)) * scale
+    else:
+        for w in range(W):
+            o = out[w]
             base = w * width
             for i in range(width):
                 e = base + i
-                bits = (x[e >> 1] >> np.uint64((e & 1) * 32)) & np.uint64(0xFFFFFFFF)
+                bits = (raw[e >> 1] >> np.uint64((e & 1) * 32)) & low
                 o[i] = np.float32(bits >> np.uint64(8)) * scale
 
 

@@ -574,20 +574,35 @@ class Engine:
             # min(log_m, log_xg) is the same as uncapped
             log_xg = np.log1p(np.minimum(xg * inv_x0, F(1e30)))
         utilities, menu = [], []
-        if nb is not None:  # the kernels work on the K utilities as one array
+        if nb is not None:  # the kernels' twin of the loop below, on the K utilities as one array
             U = np.empty((len(levels), self.R, self.N), dtype=F)
-        for k, level in enumerate(levels):
+            logs = []
+            for k, level in enumerate(levels):
+                m = level if cap is None else np.minimum(level, cap)
+                menu.append(m)
+                logs.append(np.log1p(m * inv_x0))
+                nb.menu_utility(pk, logs[k], cp, m, U[k])
+                nb.gaming_correction(U[k], m, logs[k], *gamers)
+            splits = {}
+            for p in active:  # policy by policy, each adding to every level in turn: the same sums as below
+                if self.active[p.id].all() and p.add_expected_menu(w, menu, U):
+                    continue  # added in place by a kernel
+                for k, m in enumerate(menu):
+                    if split and k not in splits:
+                        d = np.maximum(m - xg, zeros)
+                        splits[k] = (m - d, (d if rxy is None else d * rxy), ak * np.minimum(logs[k], log_xg))
+                    r = p.expected(w, m, *splits.get(k, (None, None, None)))
+                    if r is not None:
+                        U[k] += self._mask(p, r, 0.0).astype(F, copy=False)
+            for k, off in enumerate(offered):  # a policy's threshold is not on the menu where it is off
+                if off is not None:
+                    np.copyto(U[k], F(-np.inf), where=~off)
+        for k, level in enumerate(levels if nb is None else ()):
             m = level if cap is None else np.minimum(level, cap)
             menu.append(m)
             log_m = np.log1p(m * inv_x0)  # a column (R, 1) for menu levels shared by a replication
-            if nb is not None:
-                u = U[k]
-                nb.menu_utility(pk, log_m, cp, m, u)
-            else:
-                u = pk * log_m - cp * m
-            if gamers is not None:
-                nb.gaming_correction(u, m, log_m, *gamers)
-            elif gam.size:
+            u = pk * log_m - cp * m
+            if gam.size:
                 col = m.shape[1] == 1
                 at = rows_g if col else gam  # a column (R, 1) is read by row
                 m_g, log_m_g = m.ravel()[at], log_m.ravel()[at]
@@ -600,16 +615,11 @@ class Engine:
                 x, y = m - d, (d if rxy is None else d * rxy)
                 value = ak * np.minimum(log_m, log_xg)
             for p in active:
-                if nb is not None and self.active[p.id].all() and p.add_expected(w, m, u):
-                    continue  # added in place by a kernel
                 r = p.expected(w, m, x, y, value)
                 if r is not None:
                     u += self._mask(p, r, 0.0).astype(F, copy=False)
             if offered[k] is not None:  # a policy's threshold is not on the menu where it is off
-                if nb is not None:
-                    np.copyto(u, F(-np.inf), where=~offered[k])
-                else:
-                    u = np.where(offered[k], u, -np.inf)
+                u = np.where(offered[k], u, -np.inf)
             utilities.append(u)
         if nb is not None:
             m, x, y = self._logit_pick_fast(U, scn.choice.temperature, menu, xg)

@@ -71,10 +71,11 @@ class Policy:
     def expected(self, w: Week, m: np.ndarray, x: np.ndarray, y: np.ndarray, value: np.ndarray) -> np.ndarray | None:
         return None
 
-    def add_expected(self, w: Week, m: np.ndarray, u: np.ndarray) -> bool:
-        """Add :meth:`expected` to the utilities ``u`` in place with the engine's numba kernels
-        (``w.eng.nb``), for a policy active in every replication; return False to leave it to
-        :meth:`expected`. An override must give the same numbers, bit for bit."""
+    def add_expected_menu(self, w: Week, menu: list[np.ndarray], U: np.ndarray) -> bool:
+        """Add :meth:`expected` of every menu level (each (R, N) or a column (R, 1)) to the
+        utilities U (K, R, N) in place, with the engine's numba kernels (``w.eng.nb``), for a
+        policy active in every replication; return False to leave it to :meth:`expected`, level
+        by level. An override must give the same numbers, bit for bit."""
         return False
 
     def settle(self, w: Week, out: WeekOutcome, on: np.ndarray) -> None:
@@ -128,17 +129,22 @@ class Leaderboard(Policy):
         cut = w.pub.quantile(1.0 - self.p.top_share)
         return np.float32(self.p.prize) * w.pub.cdf(metric) + np.float32(self.p.top_prize) * (metric > cut)
 
-    def add_expected(self, w, m, u):
-        nb, pub, metric = w.eng.nb, w.pub, w.metric_of(m)
-        if metric.shape[1] == 1:  # a menu level shared by a replication: its status is a column
-            nb.add_scaled(u, w.s, self._status(w, metric))
-            return True
-        with np.errstate(divide="ignore", over="ignore"):  # pub.cdf's exp(-z), with the arithmetic fused
-            e = np.log(metric)
-            nb.logistic_argument(e, pub.mu, pub.inv_scale)
-            np.exp(e, out=e)
-        F = np.float32
-        nb.add_status(u, w.s, e, metric, pub.quantile(1.0 - self.p.top_share), F(self.p.prize), F(self.p.top_prize))
+    def add_expected_menu(self, w, menu, U):
+        nb, pub, F = w.eng.nb, w.pub, np.float32
+        metrics = [w.metric_of(m) for m in menu]
+        shared = [k for k, mt in enumerate(metrics) if mt.shape[1] == 1]
+        if shared:  # levels shared by a replication: their statuses are columns, computed together
+            status = self._status(w, np.concatenate([metrics[k] for k in shared], axis=1))
+            nb.add_scaled_columns(U, w.s, status, np.array(shared, dtype=np.int64))
+        cut = pub.quantile(1.0 - self.p.top_share)
+        for k, metric in enumerate(metrics):
+            if metric.shape[1] == 1:
+                continue
+            with np.errstate(divide="ignore", over="ignore"):  # pub.cdf's exp(-z), with the arithmetic fused
+                e = np.log(metric)
+                nb.logistic_argument(e, pub.mu, pub.inv_scale)
+                np.exp(e, out=e)
+            nb.add_status(U[k], w.s, e, metric, cut, F(self.p.prize), F(self.p.top_prize))
         return True
 
     def settle(self, w, out, on):

@@ -83,9 +83,9 @@ class Stream:
         """This week's draws, shaped (replications, width)."""
         if self._i == BLOCK_WEEKS and self.nb is not None and BLOCK_WEEKS * self.width % 2 == 0:
             # an even count per block: Generator.random too uses whole raw outputs, block after block
-            raw = np.stack([g.bit_generator.random_raw(BLOCK_WEEKS * self.width // 2) for g in self.gens])
             block = np.empty((BLOCK_WEEKS, len(self.gens), self.width), dtype=np.float32)
-            self.nb.uniforms_from_raw(raw, block)
+            for r, g in enumerate(self.gens):
+                self.nb.uniforms_from_raw(g.bit_generator.random_raw(BLOCK_WEEKS * self.width // 2), block[:, r])
             self._block = box_muller(block) if self.normal else block
             self._i = 0
         elif self._i == BLOCK_WEEKS:
