@@ -382,26 +382,58 @@ def uniforms_from_raw(raw, out):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def record_terms(x, y, ak, price, x0, pay, maxxer, tier, tier_y, waste, pay_maxxer, tier_x, tier_y_tok):  # pragma: no cover
-    """The weekly metrics' elementwise terms, which numpy then sums: waste (productive tokens
+def record_stacks(m, y, cost, v, x, ak, price, x0, payouts, pay, maxxer, k, tier, tier_y, S64, S32, n_max):  # pragma: no cover
+    """What the weekly metrics sum, stacked so that numpy sums each kind in one call.
+
+    S64 (6 + 2 J, R, N), float64: tokens, gaming tokens, cost, value, waste (productive tokens
     beyond the private optimum at list price, max(x - max(ak / price - x0, 0), 0); none where
-    price <= 0), the maxxers' visible payoffs (pay x maxxer), and each tier's productive and
-    gaming tokens (x where tier == j, y where tier_y == j). price: (R, N) or (R, 1);
-    tier_x, tier_y_tok: (J, R, N)."""
+    price <= 0), productive tokens, then each tier's productive tokens (x where tier == j) and
+    each tier's gaming tokens (y where tier_y == j). S32 (4, R, N), float32: payouts, visible
+    payoffs, maxxers' visible payoffs, skill. n_max (R,): maxxers. price: (R, N) or (R, 1)."""
     R, N = x.shape
-    J = tier_x.shape[0]
+    J = (S64.shape[0] - 6) // 2
     one, zero, inf = np.float32(1.0), np.float32(0.0), np.float32(np.inf)
     col = price.shape[1] == 1
     for r in range(R):
-        xr, akr, wr, pr, mr, pmr = x[r], ak[r], waste[r], pay[r], maxxer[r], pay_maxxer[r]
+        xr, yr, akr, pr, mr = x[r], y[r], ak[r], pay[r], maxxer[r]
+        mm, yy, cc, vv, ww, xx = S64[0, r], S64[1, r], S64[2, r], S64[3, r], S64[4, r], S64[5, r]
+        mr_, cr_, vr_ = m[r], cost[r], v[r]
+        count = 0
         for i in range(N):
             p = price[r, 0] if col else price[r, i]
             xp = akr[i] / p - x0 if p > zero else inf
-            wr[i] = max(xr[i] - max(xp, zero), zero)
-            pmr[i] = pr[i] * (one if mr[i] else zero)
-        yr, tr, tyr = y[r], tier[r], tier_y[r]
+            mm[i] = mr_[i]
+            yy[i] = yr[i]
+            cc[i] = cr_[i]
+            vv[i] = vr_[i]
+            ww[i] = max(xr[i] - max(xp, zero), zero)
+            xx[i] = xr[i]
+            count += mr[i]
+        n_max[r] = count
+        po, pa, pm, kk = S32[0, r], S32[1, r], S32[2, r], S32[3, r]
+        por, kr = payouts[r], k[r]
+        for i in range(N):
+            po[i] = por[i]
+            pa[i] = pr[i]
+            pm[i] = pr[i] * (one if mr[i] else zero)
+            kk[i] = kr[i]
+        tr, tyr = tier[r], tier_y[r]
         for j in range(J):
-            tx, ty = tier_x[j, r], tier_y_tok[j, r]
+            tx, ty = S64[6 + j, r], S64[6 + J + j, r]
             for i in range(N):
                 tx[i] = xr[i] * (one if tr[i] == j else zero)
                 ty[i] = yr[i] * (one if tyr[i] == j else zero)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def rank_products(ra, rb, centre, out):  # pragma: no cover - compiled
+    """out = (da * da, db * db, da * db) with da = ra - centre, db = rb - centre; out (3, R, N)."""
+    R, N = ra.shape
+    for r in range(R):
+        a, b, aa, bb, ab = ra[r], rb[r], out[0, r], out[1, r], out[2, r]
+        for i in range(N):
+            da = a[i] - centre
+            db = b[i] - centre
+            aa[i] = da * da
+            bb[i] = db * db
+            ab[i] = da * db

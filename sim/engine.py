@@ -106,16 +106,23 @@ def average_ranks(a: np.ndarray, nb=None) -> np.ndarray:
     return rank_data(a, nb)[0]
 
 
-def rank_correlation(ra: np.ndarray, rb: np.ndarray) -> np.ndarray:
+def rank_correlation(ra: np.ndarray, rb: np.ndarray, nb=None) -> np.ndarray:
     """Pearson correlation of two rank arrays, row by row (Spearman's rho).
 
-    Tie-averaged ranks 0..N-1 always have mean (N - 1) / 2."""
+    Tie-averaged ranks 0..N-1 always have mean (N - 1) / 2. ``nb``: the numba kernels, which
+    make the three products in one pass (numpy sums them either way)."""
     centre = np.float32((ra.shape[1] - 1) / 2.0)
-    da = ra - centre
-    db = rb - centre
-    den = np.sqrt((da * da).sum(axis=1) * (db * db).sum(axis=1))
+    if nb is not None:
+        products = np.empty((3,) + ra.shape, dtype=np.float32)
+        nb.rank_products(ra, rb, centre, products)
+        aa, bb, ab = products.sum(axis=2)  # the same float32 sums as below, row by row
+    else:
+        da = ra - centre
+        db = rb - centre
+        aa, bb, ab = (da * da).sum(axis=1), (db * db).sum(axis=1), (da * db).sum(axis=1)
+    den = np.sqrt(aa * bb)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, (da * db).sum(axis=1) / np.where(den > 0, den, 1.0), np.nan)
+        return np.where(den > 0, ab / np.where(den > 0, den, 1.0), np.nan)
 
 
 class Published:
@@ -814,31 +821,34 @@ class Engine:
         e, N, h, t = self.scn.economy, self.N, self.history, self.t
         m, x, y, v, cost = out.m, out.x, out.y, out.v, out.cost
         price, pay = self.price, out.visible
-        tot_m, tot_y, tot_cost, tot_v = (a.sum(axis=1, dtype=np.float64) for a in (m, y, cost, v))
-        if self.nb is not None:  # the elementwise terms in one pass; numpy sums them as below
-            waste_terms, pay_maxxer = np.empty_like(x), np.empty_like(x)
-            tier_x, tier_y = np.empty((2, self.J) + x.shape, dtype=x.dtype)
+        if self.nb is not None and N <= np.getbufsize():
+            # numpy sums float32 data into float64 through its cast buffer, in blocks of
+            # getbufsize() elements: within one block that is the pairwise sum of the float64
+            # values, so one call on the values stacked as float64 gives the same sums as below
+            J = self.J
+            S64, S32 = np.empty((6 + 2 * J, self.R, N)), np.empty((4, self.R, N), dtype=np.float32)
+            n_max = np.empty(self.R, dtype=np.int64)
             prices = price if np.ndim(price) else np.full((self.R, 1), price, dtype=np.float32)
-            self.nb.record_terms(x, y, ak, prices, np.float32(e.x0), pay, self.maxxer, self.tier,
-                                 self.tier_y if self.J else self.tier, waste_terms, pay_maxxer, tier_x, tier_y)
-            waste = waste_terms.sum(axis=1, dtype=np.float64)
-            pm = pay_maxxer.sum(axis=1)
-            tier_tok = [tier_x[j].sum(axis=1, dtype=np.float64) + tier_y[j].sum(axis=1, dtype=np.float64)
-                        for j in range(self.J)]
+            self.nb.record_stacks(m, y, cost, v, x, ak, prices, np.float32(e.x0), out.payouts, pay, self.maxxer, self.k,
+                                  self.tier, self.tier_y if J else self.tier, S64, S32, n_max)
+            tot_m, tot_y, tot_cost, tot_v, waste, x_sum, *tiers = S64.sum(axis=2)
+            payouts, pay_sum, pm, k_sum = S32.sum(axis=2)
+            mean_skill = k_sum / np.float32(N)  # numpy's mean of float32: the float32 sum over N
+            tier_tok = [tiers[j] + tiers[J + j] for j in range(J)]
         else:
+            tot_m, tot_y, tot_cost, tot_v = (a.sum(axis=1, dtype=np.float64) for a in (m, y, cost, v))
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 if np.ndim(price):  # tiers: each employee's own price and quality
                     x_price = np.where(price > 0, ak / np.where(price > 0, price, 1.0) - e.x0, np.inf)
                 else:
                     x_price = ak / price - e.x0 if price > 0 else np.full_like(x, np.inf)
             waste = np.maximum(x - np.maximum(x_price, 0.0), 0.0).sum(axis=1, dtype=np.float64)
-            pm = (pay * self.maxxer).sum(axis=1)
             tier_tok = [  # tokens per tier and replication, productive and gaming
                 (x * (self.tier == j)).sum(axis=1, dtype=np.float64) + (y * (self.tier_y == j)).sum(axis=1, dtype=np.float64)
                 for j in range(self.J)
             ]
-        x_sum, payouts, n_max = x.sum(axis=1, dtype=np.float64), out.payouts.sum(axis=1), self.maxxer.sum(axis=1)
-        pay_sum, mean_skill = pay.sum(axis=1), self.k.mean(axis=1)
+            x_sum, payouts, n_max = x.sum(axis=1, dtype=np.float64), out.payouts.sum(axis=1), self.maxxer.sum(axis=1)
+            pay_sum, pm, mean_skill = pay.sum(axis=1), (pay * self.maxxer).sum(axis=1), self.k.mean(axis=1)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             h["tokens_per_employee"][t] = tot_m / N
             h["cost_per_employee"][t] = tot_cost / N
@@ -852,7 +862,7 @@ class Engine:
             h["gaming_share"][t] = np.where(tot_m > 0, tot_y / np.where(tot_m > 0, tot_m, 1.0), 0.0)
             h["waste_share"][t] = np.where(tot_m > 0, waste / np.where(tot_m > 0, tot_m, 1.0), 0.0)
             h["maxxer_share"][t] = n_max / N
-            h["goodhart_rho"][t] = rank_correlation(self.metric_ranks(out.metric), average_ranks(v, self.nb)) if N > 2 else np.nan
+            h["goodhart_rho"][t] = rank_correlation(self.metric_ranks(out.metric), average_ranks(v, self.nb), self.nb) if N > 2 else np.nan
             h["mean_skill"][t] = mean_skill
             h["cutoff"][t] = pub.quantile(0.9)[:, 0]
             budgets = [p for p in self.policies if isinstance(p, Budget)]
