@@ -275,11 +275,16 @@ def teammates_sum(y, ts, out):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def imitation_pairs(u, q, payoff, degree, neighbours, well_mixed, neg_intensity, who, other, draw, arg):  # pragma: no cover
+def imitation_pairs(u, q, payoff, degree, team, team_start, team_size, cross, well_mixed, neg_intensity,
+                    who, other, draw, arg):  # pragma: no cover - compiled
     """Fermi imitation, first half: the revisers (u < q in the first N draws of each row, in
     row-major order, skipping employees with no neighbour), the neighbour each looks at (drawn
     from the second N draws), and the exp argument -intensity (pi_j - pi_i). Writes flat (R x N)
-    indices into ``who`` and ``other``, and each reviser's draw into ``draw``; returns how many."""
+    indices into ``who`` and ``other``, and each reviser's draw into ``draw``; returns how many.
+
+    Neighbour d of employee i is, as in the engine's table, teammate d (counting on from i
+    around the team) while d is below the team's size less one, else cross link d - mates
+    (cross: (R, N, L)); the (R, N, D) table itself is too large to stay in cache."""
     R, N2 = u.shape
     N = N2 // 2
     n = 0
@@ -302,7 +307,14 @@ def imitation_pairs(u, q, payoff, degree, neighbours, well_mixed, neg_intensity,
             dg = degree[i]
             if dg == 0:  # an employee with no neighbour to look at does not revise
                 continue
-            j = np.int64(neighbours[r, i, np.int64(np.float64(ur[N + i]) * np.float64(dg))])
+            d = np.int64(np.float64(ur[N + i]) * np.float64(dg))
+            tm = team[i]
+            first, size = np.int64(team_start[tm]), np.int64(team_size[tm])
+            if d < size - 1:
+                j = i + 1 + d
+                j = j - size if j >= first + size else j
+            else:
+                j = np.int64(cross[r, i, d - (size - 1)])
         who[kept] = r * N + i  # kept <= t: entry t is read before it is overwritten
         other[kept] = r * N + j
         draw[kept] = ur[i]

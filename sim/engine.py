@@ -360,6 +360,10 @@ class Engine:
                 for l in range(L):
                     nbr[r, idx, mates + l] = cross[:, l]
         self.neighbours = nbr
+        # for the kernels: teammates follow from the team arithmetic above, so only the cross
+        # links are looked up (employee i's cross link l sits at column mates_i + l of the table)
+        self._cross = np.ascontiguousarray(nbr[:, idx[:, None], mates[:, None] + np.arange(L)[None, :]]) if L else \
+            np.zeros((self.R, N, 0), dtype=np.int32)
         self._movable = bool(self.degree.max() > 0)
         self._isolated = bool((self.degree == 0).any())
 
@@ -751,8 +755,9 @@ class Engine:
             q = np.float32(im.rate)
             who, other = np.empty(self.R * N, dtype=np.int64), np.empty(self.R * N, dtype=np.int64)
             draw, arg = np.empty(self.R * N, dtype=np.float32), np.empty(self.R * N, dtype=np.float32)
-            n = self.nb.imitation_pairs(u, q, payoff, self.degree, self.neighbours, self.scn.network.kind == "well_mixed",
-                                        np.float32(-im.intensity), who, other, draw, arg)
+            n = self.nb.imitation_pairs(u, q, payoff, self.degree, self.team, self.team_start, self.team_size, self._cross,
+                                        self.scn.network.kind == "well_mixed", np.float32(-im.intensity),
+                                        who, other, draw, arg)
             with np.errstate(over="ignore"):
                 e = np.exp(arg[:n])
             self.nb.imitation_adopt(q, e, who, other, draw, n, self.maxxer.reshape(-1))
