@@ -40,22 +40,28 @@ def tie_ranks(key, ranks, sorted_bits):  # pragma: no cover - compiled
     """From row-sorted packed keys (order-preserving float32 bits << 32 | column), write
     tie-averaged ranks into ``ranks`` and the sorted values' float32 bits into ``sorted_bits``.
 
-    Every position first gets its own rank; tie groups (equal bits) then get their mean position."""
+    Every position first gets its own rank; tie groups (equal bits), if any, then get their
+    mean position."""
     R, N = key.shape
     for r in range(R):
         kr, rr, sb = key[r], ranks[r], sorted_bits[r]
         for t in range(N):
             x = np.int32(kr[t] >> 32)
             sb[t] = x ^ ((x >> 31) & 0x7FFFFFFF)  # back to the float's own bits
+        ties = 0
+        for t in range(1, N):
+            ties += sb[t] == sb[t - 1]
+        for t in range(N):
             rr[kr[t] & 0xFFFFFFFF] = np.float32(t)
-        i = 0
-        for t in range(1, N + 1):
-            if t == N or sb[t] != sb[t - 1]:
-                if t - i > 1:
-                    mid = np.float32((i + t - 1) * 0.5)
-                    for q in range(i, t):
-                        rr[kr[q] & 0xFFFFFFFF] = mid
-                i = t
+        if ties:
+            i = 0
+            for t in range(1, N + 1):
+                if t == N or sb[t] != sb[t - 1]:
+                    if t - i > 1:
+                        mid = np.float32((i + t - 1) * 0.5)
+                        for q in range(i, t):
+                            rr[kr[q] & 0xFFFFFFFF] = mid
+                    i = t
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
