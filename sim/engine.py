@@ -853,7 +853,8 @@ class Engine:
                 for j in range(self.J)
             ]
             x_sum, payouts, n_max = x.sum(axis=1, dtype=np.float64), out.payouts.sum(axis=1), self.maxxer.sum(axis=1)
-            pay_sum, pm, mean_skill = pay.sum(axis=1), (pay * self.maxxer).sum(axis=1), self.k.mean(axis=1)
+            pay_sum, pm = pay.sum(axis=1), (pay * self.maxxer).sum(axis=1)
+            mean_skill = self.k.sum(axis=1) / np.float32(N)  # numpy's mean of float32: its float32 sum over N
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             h["tokens_per_employee"][t] = tot_m / N
             h["cost_per_employee"][t] = tot_cost / N
