@@ -113,11 +113,11 @@ def logit_arguments(U, inv):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def logit_pick(W, draw, menu, xg, m_out, x_out, y_out):  # pragma: no cover - compiled
+def logit_pick(W, draw, menu, xg, x0, m_out, x_out, y_out, x_x0):  # pragma: no cover - compiled
     """Inverse-CDF pick of a menu level from the logit weights W (K, R, N), as the engine's
     numpy ``_logit_pick``: level k where the cumulative weight before it is below
     ``draw * total``; the level is gathered as a sum of level x indicator. Also writes
-    x = min(m, xg) and y = m - x.
+    x = min(m, xg), y = m - x and x / x0.
 
     menu: a tuple of K arrays, each (R, N) or (R, 1)."""
     K, R, N = W.shape
@@ -162,10 +162,11 @@ def logit_pick(W, draw, menu, xg, m_out, x_out, y_out):  # pragma: no cover - co
                 else:
                     for i in range(N):
                         m[i] += row[i] * (one if pick[i] == fk else zero)
-        g, x, y = xg[r], x_out[r], y_out[r]
+        g, x, y, xs = xg[r], x_out[r], y_out[r], x_x0[r]
         for i in range(N):
             x[i] = min(m[i], g[i])
             y[i] = m[i] - x[i]
+            xs[i] = x[i] / x0
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

@@ -25,6 +25,29 @@ from .streams import CHOICE, IMITATION, MUTATION, NETWORK, SHOCKS, TRAITS, Strea
 MAX_TOKENS = 1e6
 
 
+#: traits and networks of recent engines, keyed by everything they are drawn from: a sweep's points
+#: share them (common random numbers), and drawing them again cost a fifth of a point's time
+_CACHE: dict = {}
+_CACHE_BYTES = 64 * 2**20  # at most this much is kept; the oldest entries go first
+
+
+def _cached(key: tuple, make):
+    """``make()``, remembered under ``key`` (its arrays made read-only)."""
+    value = _CACHE.get(key)
+    if value is None:
+        value = make()
+        arrays = [a for a in (value if isinstance(value, tuple) else (value,)) if isinstance(a, np.ndarray)]
+        for a in arrays:
+            a.flags.writeable = False
+        size = sum(a.nbytes for a in arrays)
+        if size <= _CACHE_BYTES // 4:
+            while _CACHE and size + sum(v[1] for v in _CACHE.values()) > _CACHE_BYTES:
+                _CACHE.pop(next(iter(_CACHE)))
+            _CACHE[key] = (value, size)
+        return value
+    return value[0]
+
+
 def draw_trait(g: np.random.Generator, dist, n: int) -> np.ndarray:
     """Draw ``n`` values of one trait distribution from generator ``g``."""
     if dist.dist == "lognormal":
@@ -136,8 +159,10 @@ class Published:
     def __init__(self, sorted_metric: np.ndarray) -> None:
         self.sorted = sorted_metric
         self.n = sorted_metric.shape[1]
+        at = [self._index(q) for q in (0.25, 0.5, 0.75)]
         with np.errstate(divide="ignore"):
-            q25, q50, q75 = (np.log(np.maximum(self.quantile(q), np.float32(1e-9))) for q in (0.25, 0.5, 0.75))
+            logs = np.log(np.maximum(sorted_metric[:, at], np.float32(1e-9)))  # one call for the three quartiles
+        q25, q50, q75 = logs[:, 0:1], logs[:, 1:2], logs[:, 2:3]
         self.mu = q50.astype(np.float32)
         self.inv_scale = (2.0 * math.log(3.0) / np.maximum(q75 - q25, 1e-3)).astype(np.float32)
 
@@ -145,9 +170,12 @@ class Published:
     def of(cls, metric: np.ndarray) -> Published:
         return cls(np.sort(metric.astype(np.float32), axis=1))
 
+    def _index(self, level: float) -> int:
+        return min(self.n - 1, max(0, int(math.ceil(level * self.n)) - 1))
+
     def quantile(self, level: float) -> np.ndarray:
         """The nearest-rank quantile of last week's metric, per replication, shaped (R, 1)."""
-        i = min(self.n - 1, max(0, int(math.ceil(level * self.n)) - 1))
+        i = self._index(level)
         return self.sorted[:, i : i + 1]
 
     def cdf(self, m: np.ndarray) -> np.ndarray:
@@ -305,11 +333,15 @@ class Engine:
         wf, N = self.scn.workforce, self.N
         # each trait has its own stream, so changing one trait's distribution (a Beta sampler
         # uses a variable number of draws) never redraws the others: common random numbers
-        def draws(j: int, dist=None, lo=-np.inf, hi=np.inf) -> list[np.ndarray]:
-            gens = generators(self.seed, self.reps, TRAITS * 100 + j)
-            if dist is None:
-                return [g.random(N) < wf.initial_maxxer_share for g in gens]
-            return [np.clip(draw_trait(g, dist, N), lo, hi) for g in gens]
+        def draws(j: int, dist=None, lo=-np.inf, hi=np.inf) -> np.ndarray:
+            def make() -> np.ndarray:
+                gens = generators(self.seed, self.reps, TRAITS * 100 + j)
+                if dist is None:
+                    return np.stack([g.random(N) < wf.initial_maxxer_share for g in gens])
+                return np.stack([np.clip(draw_trait(g, dist, N), lo, hi) for g in gens])
+
+            spec = wf.initial_maxxer_share if dist is None else (dist.model_dump_json(), lo, hi)
+            return _cached(("trait", self.seed, tuple(self.reps), N, j, spec), make)
 
         cols = {
             "a": draws(1, wf.productivity),
@@ -321,27 +353,33 @@ class Engine:
         # how far above a published cut-off each employee aims: uniform on [0, 2 * margin], so the
         # mean is `choice.margin` and employees chasing the same bar do not all pick one number
         aim = draws(6, Uniform(low=0.0, high=2.0 * self.scn.choice.margin + 0.0))
-        self.aim = (1.0 + np.stack(aim)).astype(np.float32)
+        self.aim = (1.0 + aim).astype(np.float32)
         # state is float32: memory traffic dominates the step, and every quantity is far from
         # float32's resolution (reductions into the reported metrics are accumulated in float64)
-        self.a, self.s, self.c, self.k = (np.stack(cols[n]).astype(np.float32) for n in ("a", "s", "c", "k"))
-        self.maxxer = np.stack(cols["maxxer"])
+        self.a, self.s, self.c, self.k = (cols[n].astype(np.float32) for n in ("a", "s", "c", "k"))
+        self.maxxer = cols["maxxer"].copy()  # strategies change in place
 
     def _build_network(self) -> None:
+        net = self.scn.network
+        (self.team, self.team_start, self.team_size, self.degree, self.neighbours, self._cross, self._movable,
+         self._isolated) = _cached(("network", self.seed, tuple(self.reps), self.N, net.model_dump_json()),
+                                   self._make_network)
+
+    def _make_network(self) -> tuple:
         net, N = self.scn.network, self.N
         ts = min(net.team_size, N)
         idx = np.arange(N)
         team = idx // ts
         n_teams = int(team[-1]) + 1
-        self.team = team.astype(np.int32)
-        self.team_start = np.arange(n_teams) * ts
-        self.team_size = np.minimum(ts, N - self.team_start)
-        first, size = self.team_start[team], self.team_size[team]
+        team32 = team.astype(np.int32)
+        team_start = np.arange(n_teams) * ts
+        team_size = np.minimum(ts, N - team_start)
+        first, size = team_start[team], team_size[team]
         pos = idx - first
         mates = size - 1
         L = net.cross_links if net.kind == "small_world" else 0
-        self.degree = (mates + L).astype(np.int32)
-        D = max(int(self.degree.max()), 1)
+        degree = (mates + L).astype(np.int32)
+        D = max(int(degree.max()), 1)
         # neighbour table (R, N, D): teammates first, then cross links; entries past an
         # employee's degree are never drawn
         nbr = np.zeros((self.R, N, D), dtype=np.int32)
@@ -356,16 +394,14 @@ class Engine:
                 random_team = g.integers(0, n_teams, (N, L))
                 member = g.random((N, L))
                 target = np.where(rewire, random_team, (team[:, None] + sides[None, :]) % n_teams)
-                cross = self.team_start[target] + (member * self.team_size[target]).astype(np.int64)
+                cross = team_start[target] + (member * team_size[target]).astype(np.int64)
                 for l in range(L):
                     nbr[r, idx, mates + l] = cross[:, l]
-        self.neighbours = nbr
         # for the kernels: teammates follow from the team arithmetic above, so only the cross
         # links are looked up (employee i's cross link l sits at column mates_i + l of the table)
-        self._cross = np.ascontiguousarray(nbr[:, idx[:, None], mates[:, None] + np.arange(L)[None, :]]) if L else \
+        cross = np.ascontiguousarray(nbr[:, idx[:, None], mates[:, None] + np.arange(L)[None, :]]) if L else \
             np.zeros((self.R, N, 0), dtype=np.int32)
-        self._movable = bool(self.degree.max() > 0)
-        self._isolated = bool((self.degree == 0).any())
+        return team32, team_start, team_size, degree, nbr, cross, bool(degree.max() > 0), bool((degree == 0).any())
 
     # --- the week ---------------------------------------------------------------------------
     def _on(self, p: Policy) -> np.ndarray:
@@ -646,7 +682,7 @@ class Engine:
         k_next = None
         if nb is not None and not self.J:  # the same arithmetic as below, in one pass
             v, cost, k_next = (np.empty((self.R, self.N), dtype=F) for _ in range(3))
-            nb.outcome(ak, np.log1p(x / e.x0), F(e.shock_sd), self._shocks.next(), F(e.gaming_burden),
+            nb.outcome(ak, np.log1p(self._x_x0, out=self._x_x0), F(e.shock_sd), self._shocks.next(), F(e.gaming_burden),
                        self._teammates_sum(y), F(self.price), m, self.k, x, F(lr.rate), F(lr.half_saturation),
                        F(lr.decay), v, cost, k_next)
             metric = w.metric_of(m)
@@ -737,11 +773,11 @@ class Engine:
 
     def _logit_pick_fast(self, U: np.ndarray, temperature: float, menu: list[np.ndarray], xg: np.ndarray):
         """The kernels' twin of :meth:`_logit_pick` on the utilities stacked as U (K, R, N), which
-        it overwrites; also returns x = min(m, xg) and y = m - x."""
+        it overwrites; also returns x = min(m, xg) and y = m - x, and keeps x / x0 for the outcome."""
         self.nb.logit_arguments(U, np.float32(1.0 / temperature))
         np.exp(U, out=U)
-        m, x, y = (np.empty((self.R, self.N), dtype=np.float32) for _ in range(3))
-        self.nb.logit_pick(U, self._choice.next(), tuple(menu), xg, m, x, y)
+        m, x, y, self._x_x0 = (np.empty((self.R, self.N), dtype=np.float32) for _ in range(4))
+        self.nb.logit_pick(U, self._choice.next(), tuple(menu), xg, np.float32(self.scn.economy.x0), m, x, y, self._x_x0)
         return m, x, y
 
     def _imitate(self, payoff: np.ndarray) -> None:
