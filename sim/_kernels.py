@@ -401,16 +401,16 @@ def uniforms_from_raw(raw, out):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def record_stacks(m, y, cost, v, x, ak, price, x0, payouts, pay, maxxer, k, tier, tier_y, S64, S32, n_max):  # pragma: no cover
+def record_stacks(m, y, cost, v, x, ak, price, x0, payouts, pay, maxxer, k, tier, tier_y, S64, S32, T32, n_max):  # pragma: no cover
     """What the weekly metrics sum, stacked so that numpy sums each kind in one call.
 
-    S64 (6 + 2 J, R, N), float64: tokens, gaming tokens, cost, value, waste (productive tokens
-    beyond the private optimum at list price, max(x - max(ak / price - x0, 0), 0); none where
-    price <= 0), productive tokens, then each tier's productive tokens (x where tier == j) and
-    each tier's gaming tokens (y where tier_y == j). S32 (4, R, N), float32: payouts, visible
-    payoffs, maxxers' visible payoffs, skill. n_max (R,): maxxers. price: (R, N) or (R, 1)."""
+    S64 (6, R, N), float32, summed into float64: tokens, gaming tokens, cost, value, waste (productive tokens beyond
+    the private optimum at list price, max(x - max(ak / price - x0, 0), 0); none where price <= 0),
+    productive tokens. S32 (4, R, N), float32: payouts, visible payoffs, maxxers' visible payoffs,
+    skill. T32 (2 J, R, N), float32: each tier's productive tokens (x where tier == j), then each
+    tier's gaming tokens (y where tier_y == j). n_max (R,): maxxers. price: (R, N) or (R, 1)."""
     R, N = x.shape
-    J = (S64.shape[0] - 6) // 2
+    J = T32.shape[0] // 2
     one, zero, inf = np.float32(1.0), np.float32(0.0), np.float32(np.inf)
     col = price.shape[1] == 1
     for r in range(R):
@@ -438,7 +438,7 @@ def record_stacks(m, y, cost, v, x, ak, price, x0, payouts, pay, maxxer, k, tier
             kk[i] = kr[i]
         tr, tyr = tier[r], tier_y[r]
         for j in range(J):
-            tx, ty = S64[6 + j, r], S64[6 + J + j, r]
+            tx, ty = T32[j, r], T32[J + j, r]
             for i in range(N):
                 tx[i] = xr[i] * (one if tr[i] == j else zero)
                 ty[i] = yr[i] * (one if tyr[i] == j else zero)
@@ -456,3 +456,102 @@ def rank_products(ra, rb, centre, out):  # pragma: no cover - compiled
             aa[i] = da * da
             bb[i] = db * db
             ab[i] = da * db
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def choice_prep_tiers(a, k, q, oms, cp, g, r, maxxer, x0, inv_x0, max_tokens, half_gamma, ak, pk, m0, m0_capped, xg,
+                      rows, cols, xg_g, xg_x0_g, pk_g, excess_g, hg_g):  # pragma: no cover - compiled
+    """:func:`choice_prep` with model tiers: ak = a k q, pk = (1 - s) ak, m0 = max(pk / cp - x0, 0),
+    and with g r the cost of a metric unit of gaming tokens (r = 1 when the metric counts tokens),
+    xg = max(max(pk, 1e-30) / (max((cp - g r) maxxer, 0) + 0) - x0, 0). Lists those who may game
+    with their xg, xg / x0, pk, g r - cp and half_gamma r r; returns how many. cp, g, r: (R, N)."""
+    R, N = a.shape
+    one, zero, tiny = np.float32(1.0), np.float32(0.0), np.float32(1e-30)
+    inf = np.float32(np.inf)
+    n = 0
+    for row in range(R):
+        ar, kr, qr, sr, cpr, gr, rr, mr = a[row], k[row], q[row], oms[row], cp[row], g[row], r[row], maxxer[row]
+        akr, pkr, m0r, m0cr, xgr = ak[row], pk[row], m0[row], m0_capped[row], xg[row]
+        for i in range(N):
+            v = ar[i] * kr[i] * qr[i]
+            p = sr[i] * v
+            akr[i] = v
+            pkr[i] = p
+            opt = max(p / cpr[i] - x0, zero)
+            m0r[i] = opt
+            m0cr[i] = min(opt, max_tokens)
+            gap = (cpr[i] - gr[i] * rr[i]) * (one if mr[i] else zero)
+            xgr[i] = max(max(p, tiny) / (max(gap, zero) + zero) - x0, zero)
+        start = n
+        for i in range(N):  # branch-free compaction, as in choice_prep
+            cols[n] = i
+            n += np.int64(xgr[i] < inf)
+        for t in range(start, n):
+            rows[t] = row
+    for t in range(n):
+        row, i = rows[t], cols[t]
+        x = xg[row, i]
+        xg_g[t] = x
+        xg_x0_g[t] = x * inv_x0
+        pk_g[t] = pk[row, i]
+        excess_g[t] = g[row, i] * r[row, i] - cp[row, i]
+        hg_g[t] = half_gamma * r[row, i] * r[row, i]
+    return n
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def outcome_tiers(ak, log_x, shock_sd, normals, burden_rate, mates_y, px, py, x, y, k, rate, half_sat, decay,
+                  v, cost, k_next):  # pragma: no cover - compiled
+    """:func:`outcome` with model tiers: productive tokens cost px, gaming tokens py each."""
+    R, N = ak.shape
+    one, zero = np.float32(1.0), np.float32(0.0)
+    for r in range(R):
+        akr, lr_, zr, myr, pxr, pyr, xr, yr, kr = ak[r], log_x[r], normals[r], mates_y[r], px[r], py[r], x[r], y[r], k[r]
+        vr, cr, kn = v[r], cost[r], k_next[r]
+        for i in range(N):
+            shock = one + shock_sd * zr[i]
+            vr[i] = akr[i] * lr_[i] * shock - burden_rate * myr[i]
+            cr[i] = pxr[i] * xr[i] + pyr[i] * yr[i]
+            kk = kr[i]
+            q = kk + rate * (one - kk) * xr[i] / (xr[i] + half_sat) - decay * kk
+            kn[i] = min(max(q, zero), one)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def tier_base(oms, a, k, out):  # pragma: no cover - compiled
+    """out = (1 - s) a k, the value weight before a tier's quality."""
+    R, N = a.shape
+    for r in range(R):
+        o, s_, a_, k_ = out[r], oms[r], a[r], k[r]
+        for i in range(N):
+            o[i] = s_[i] * a_[i] * k_[i]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def free_tiers(log_base, log_ratio, c, sig, tau, jq, jy, prices, quality, inv_speed, spend,
+               tx, ty, px, py, q, g, ratio, cp):  # pragma: no cover - compiled
+    """The engine's ``_free_tiers`` and what ``_choose_tiers`` derives from it, in one pass: the
+    productive tier is jq where ln base + log_ratio > 0 (else the first), the gaming tier jy where
+    c > 0 (else the first); their prices px, py and quality; the cost of a gaming token
+    g = sig py + c / speed; the metric ratio px / max(py, 1e-9) on a spend board; and the cost per
+    productive token cp = tau + sig px. sig: (R, 1)."""
+    R, N = c.shape
+    zero, tiny = np.float32(0.0), np.float32(1e-9)
+    jq8, jy8, z8 = np.int8(jq), np.int8(jy), np.int8(0)
+    for r in range(R):
+        lb, cr, s = log_base[r], c[r], sig[r, 0]
+        txr, tyr, pxr, pyr, qr, gr, rr, cpr = tx[r], ty[r], px[r], py[r], q[r], g[r], ratio[r], cp[r]
+        for i in range(N):
+            best = lb[i] + log_ratio > zero
+            burns = cr[i] > zero
+            txr[i] = jq8 if best else z8
+            tyr[i] = jy8 if burns else z8
+            p_x = prices[jq] if best else prices[0]
+            p_y = prices[jy] if burns else prices[0]
+            pxr[i] = p_x
+            pyr[i] = p_y
+            qr[i] = quality[jq] if best else quality[0]
+            gr[i] = s * p_y + cr[i] * (inv_speed[jy] if burns else inv_speed[0])
+            if spend:
+                rr[i] = p_x / max(p_y, tiny)
+            cpr[i] = tau + s * p_x

@@ -445,13 +445,31 @@ class Engine:
         e = self.scn.economy
         tau, x0 = F(self.tau), F(e.x0)
         sig = self.sigma.astype(F)
-        base = self._oms32 * self.a * self.k
+        nb = self.nb
+        if nb is not None:
+            base = np.empty_like(self.a)
+            nb.tier_base(self._oms32, self.a, self.k, base)
+        else:
+            base = self._oms32 * self.a * self.k
         with np.errstate(divide="ignore"):  # base = 0 (no skill, or s = 1): ln = -inf, surplus 0
             log_base = np.log(base)  # ln A_j = ln base + ln q_j: one logarithm for all tiers
         prices = np.array(self.tier_prices, dtype=F)
         shortcut = self.tier_shortcut and not sig.any()
         hooks = any(type(p).tier_utilities is not Policy.tier_utilities or type(p).route is not Policy.route
                     for p in active)
+        if shortcut and not hooks and nb is not None:  # _free_tiers and the lines below, in one pass
+            qs, inv_speed = self._tier_q, self._tier_inv_speed
+            jq = int(np.argmax(qs))
+            per_burn = inv_speed / np.maximum(prices, F(1e-9)) if self.spend_metric else inv_speed
+            jy = int(np.argmin(per_burn))
+            tx, ty = np.empty(base.shape, dtype=np.int8), np.empty(base.shape, dtype=np.int8)
+            px, py, q, g, ratio, cp = (np.empty_like(base) for _ in range(6))
+            nb.free_tiers(log_base, np.log(qs[jq] / F(tau * x0)), self._c32, sig, tau, jq, jy, prices, qs, inv_speed,
+                          self.spend_metric, tx, ty, px, py, q, g, ratio, cp)
+            self.tier, self.tier_y, self.price, self.price_y, self._q, self._g = tx, ty, px, py, q, g
+            self._r = ratio if self.spend_metric else None
+            w.price = px
+            return cp
         if shortcut and not hooks:
             tx, ty, px, py, q, inv_speed = self._free_tiers(log_base, F(tau * x0), prices)
         else:
@@ -558,6 +576,15 @@ class Engine:
                                ak, pk, m0, m0_capped, xg, rows_g, cols_g, xg_g, xg_x0_g, pk_g, excess_g)
             gamers = (rows_g[:n], cols_g[:n], xg_g[:n], np.log1p(xg_x0_g[:n]), pk_g[:n], excess_g[:n],
                       np.full(n, F(0.5 * e.gamma), dtype=F))
+        elif nb is not None:  # with tiers: the same arithmetic as below, in one pass
+            ak, pk, m0, m0_capped, xg = (np.empty((self.R, self.N), dtype=F) for _ in range(5))
+            rows_g, cols_g = np.empty(self.R * self.N, dtype=np.int64), np.empty(self.R * self.N, dtype=np.int64)
+            xg_g, xg_x0_g, pk_g, excess_g, hg_g = (np.empty(self.R * self.N, dtype=F) for _ in range(5))
+            ones = np.ones_like(cp) if rxy is None else rxy  # g x 1 and gamma / 2 x 1 x 1 are exact
+            n = nb.choice_prep_tiers(self.a, self.k, self._q, self._oms32, cp, self._g, ones, self.maxxer, x0, inv_x0,
+                                     F(MAX_TOKENS), F(0.5 * e.gamma), ak, pk, m0, m0_capped, xg,
+                                     rows_g, cols_g, xg_g, xg_x0_g, pk_g, excess_g, hg_g)
+            gamers = (rows_g[:n], cols_g[:n], xg_g[:n], np.log1p(xg_x0_g[:n]), pk_g[:n], excess_g[:n], hg_g[:n])
         else:
             ak = self.a * self.k * self._q if self.J else self.a * self.k
             pk = self._oms32 * ak  # private value weight (1 - s) a k
@@ -576,7 +603,9 @@ class Engine:
                 # on a random mask it costs 15 elementwise operations (branch mispredictions)
                 xg = np.maximum(np.maximum(pk, F(1e-30)) / (np.maximum(gap, zeros) + F(0.0)) - x0, zeros)
         w.m0 = m0
-        if self.J:
+        if gamers is not None:
+            pass  # listed with the gaming bound
+        elif self.J:
             excess_cost = g_r - cp
             half_gamma = F(0.5 * e.gamma) if rxy is None else F(0.5 * e.gamma) * rxy * rxy
         else:
@@ -591,7 +620,7 @@ class Engine:
                 cap = c if cap is None else np.minimum(cap, c)
         if cap is not None and not np.isfinite(cap).any():
             cap = None
-        m0 = m0_capped if gamers is not None else np.minimum(m0, F(MAX_TOKENS))
+        m0 = m0_capped if nb is not None else np.minimum(m0, F(MAX_TOKENS))
         levels = [m0] + [w.tokens_of(w.pub.quantile(q)).astype(F) for q in scn.choice.quantiles]
         offered = [None] * len(levels)  # None: on the menu everywhere; else (R, 1) where offered
         for p in active:
@@ -686,6 +715,14 @@ class Engine:
                        self._teammates_sum(y), F(self.price), m, self.k, x, F(lr.rate), F(lr.half_saturation),
                        F(lr.decay), v, cost, k_next)
             metric = w.metric_of(m)
+        elif nb is not None:  # with tiers
+            v, cost, k_next = (np.empty((self.R, self.N), dtype=F) for _ in range(3))
+            nb.outcome_tiers(ak, np.log1p(self._x_x0, out=self._x_x0), F(e.shock_sd), self._shocks.next(),
+                             F(e.gaming_burden), self._teammates_sum(y), self.price, self.price_y, x, y, self.k,
+                             F(lr.rate), F(lr.half_saturation), F(lr.decay), v, cost, k_next)
+            if rxy is not None:
+                m = x + y
+            metric = cost if self.spend_metric else m
         else:
             shock = 1.0 + e.shock_sd * self._shocks.next()
             burden = e.gaming_burden * self._teammates_sum(y)
@@ -863,18 +900,18 @@ class Engine:
         m, x, y, v, cost = out.m, out.x, out.y, out.v, out.cost
         price, pay = self.price, out.visible
         if self.nb is not None and N <= np.getbufsize():
-            # numpy sums float32 data into float64 through its cast buffer, in blocks of
-            # getbufsize() elements: within one block that is the pairwise sum of the float64
-            # values, so one call on the values stacked as float64 gives the same sums as below
+            # the terms stacked so that numpy sums each kind in one call: it sums row by row (each
+            # row within one block of its cast buffer), so the sums are those below, bit for bit
             J = self.J
-            S64, S32 = np.empty((6 + 2 * J, self.R, N)), np.empty((4, self.R, N), dtype=np.float32)
-            n_max = np.empty(self.R, dtype=np.int64)
+            S64, S32 = np.empty((6, self.R, N), dtype=np.float32), np.empty((4, self.R, N), dtype=np.float32)
+            T32, n_max = np.empty((2 * J, self.R, N), dtype=np.float32), np.empty(self.R, dtype=np.int64)
             prices = price if np.ndim(price) else np.full((self.R, 1), price, dtype=np.float32)
             self.nb.record_stacks(m, y, cost, v, x, ak, prices, np.float32(e.x0), out.payouts, pay, self.maxxer, self.k,
-                                  self.tier, self.tier_y if J else self.tier, S64, S32, n_max)
-            tot_m, tot_y, tot_cost, tot_v, waste, x_sum, *tiers = S64.sum(axis=2)
+                                  self.tier, self.tier_y if J else self.tier, S64, S32, T32, n_max)
+            tot_m, tot_y, tot_cost, tot_v, waste, x_sum = S64.sum(axis=2, dtype=np.float64)
             payouts, pay_sum, pm, k_sum = S32.sum(axis=2)
             mean_skill = k_sum / np.float32(N)  # numpy's mean of float32: the float32 sum over N
+            tiers = T32.sum(axis=2, dtype=np.float64)  # row by row, as below
             tier_tok = [tiers[j] + tiers[J + j] for j in range(J)]
         else:
             tot_m, tot_y, tot_cost, tot_v = (a.sum(axis=1, dtype=np.float64) for a in (m, y, cost, v))
