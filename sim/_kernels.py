@@ -401,42 +401,27 @@ def uniforms_from_raw(raw, out):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def record_stacks(m, y, cost, v, x, ak, price, x0, payouts, pay, maxxer, k, tier, tier_y, S64, S32, T32, n_max):  # pragma: no cover
-    """What the weekly metrics sum, stacked so that numpy sums each kind in one call.
-
-    S64 (6, R, N), float32, summed into float64: tokens, gaming tokens, cost, value, waste (productive tokens beyond
-    the private optimum at list price, max(x - max(ak / price - x0, 0), 0); none where price <= 0),
-    productive tokens. S32 (4, R, N), float32: payouts, visible payoffs, maxxers' visible payoffs,
-    skill. T32 (2 J, R, N), float32: each tier's productive tokens (x where tier == j), then each
-    tier's gaming tokens (y where tier_y == j). n_max (R,): maxxers. price: (R, N) or (R, 1)."""
+def record_terms(x, y, ak, price, x0, pay, maxxer, tier, tier_y, waste, pay_maxxer, T32, n_max):  # pragma: no cover
+    """The weekly metrics' elementwise terms, which numpy then sums: waste (productive tokens
+    beyond the private optimum at list price, max(x - max(ak / price - x0, 0), 0); none where
+    price <= 0), the maxxers' visible payoffs (pay x maxxer), and T32 (2 J, R, N): each tier's
+    productive tokens (x where tier == j), then each tier's gaming tokens (y where tier_y == j).
+    n_max (R,): maxxers. price: (R, N) or (R, 1)."""
     R, N = x.shape
     J = T32.shape[0] // 2
     one, zero, inf = np.float32(1.0), np.float32(0.0), np.float32(np.inf)
     col = price.shape[1] == 1
     for r in range(R):
-        xr, yr, akr, pr, mr = x[r], y[r], ak[r], pay[r], maxxer[r]
-        mm, yy, cc, vv, ww, xx = S64[0, r], S64[1, r], S64[2, r], S64[3, r], S64[4, r], S64[5, r]
-        mr_, cr_, vr_ = m[r], cost[r], v[r]
+        xr, akr, pr, mr, wr, pmr = x[r], ak[r], pay[r], maxxer[r], waste[r], pay_maxxer[r]
         count = 0
         for i in range(N):
             p = price[r, 0] if col else price[r, i]
             xp = akr[i] / p - x0 if p > zero else inf
-            mm[i] = mr_[i]
-            yy[i] = yr[i]
-            cc[i] = cr_[i]
-            vv[i] = vr_[i]
-            ww[i] = max(xr[i] - max(xp, zero), zero)
-            xx[i] = xr[i]
+            wr[i] = max(xr[i] - max(xp, zero), zero)
+            pmr[i] = pr[i] * (one if mr[i] else zero)
             count += mr[i]
         n_max[r] = count
-        po, pa, pm, kk = S32[0, r], S32[1, r], S32[2, r], S32[3, r]
-        por, kr = payouts[r], k[r]
-        for i in range(N):
-            po[i] = por[i]
-            pa[i] = pr[i]
-            pm[i] = pr[i] * (one if mr[i] else zero)
-            kk[i] = kr[i]
-        tr, tyr = tier[r], tier_y[r]
+        yr, tr, tyr = y[r], tier[r], tier_y[r]
         for j in range(J):
             tx, ty = T32[j, r], T32[J + j, r]
             for i in range(N):

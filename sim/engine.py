@@ -185,14 +185,41 @@ class Published:
             return np.float32(1.0) / (np.float32(1.0) + np.exp(-z))
 
 
+class _Slots:
+    """The arrays a week's metrics sum, stacked so that numpy sums each kind in one call; the
+    kernels write m, x, y, value, cost and the next skill straight into them."""
+
+    NAMES_S = ("m", "y", "cost", "v", "waste", "x")  # summed into float64
+    NAMES_P = ("payouts", "visible", "pay_maxxer", "k")  # summed in float32
+
+    def __init__(self, R: int, N: int) -> None:
+        self.S = np.empty((len(self.NAMES_S), R, N), dtype=np.float32)
+        self.P = np.empty((len(self.NAMES_P), R, N), dtype=np.float32)
+        for i, name in enumerate(self.NAMES_S):
+            setattr(self, name, self.S[i])
+        for i, name in enumerate(self.NAMES_P):
+            setattr(self, name, self.P[i])
+
+    def zeroed_visible_payouts(self) -> tuple[np.ndarray, np.ndarray]:
+        self.P[:2] = 0.0
+        return self.visible, self.payouts
+
+    def hold(self, **arrays: np.ndarray) -> None:
+        """Copy in any array that is not its slot (one rebound since, e.g. y scaled by tiers)."""
+        for name, a in arrays.items():
+            slot = getattr(self, name)
+            if a is not slot:
+                np.copyto(slot, a)
+
+
 class WeekOutcome:
     """What happened this week, and what policies add to it in ``settle``."""
 
-    def __init__(self, m, x, y, v, cost) -> None:
+    def __init__(self, m, x, y, v, cost, visible=None, payouts=None) -> None:
         R = m.shape[0]
         self.m, self.x, self.y, self.v, self.cost = m, x, y, v, cost
-        self.visible = np.zeros_like(m)
-        self.payouts = np.zeros_like(m)
+        self.visible = np.zeros_like(m) if visible is None else visible
+        self.payouts = np.zeros_like(m) if payouts is None else payouts
         self.overhead = np.zeros(R)
         self.audits = np.zeros(R)
         self.detections = np.zeros(R)
@@ -697,8 +724,11 @@ class Engine:
             if offered[k] is not None:  # a policy's threshold is not on the menu where it is off
                 u = np.where(offered[k], u, -np.inf)
             utilities.append(u)
+        slots = None
         if nb is not None:
-            m, x, y = self._logit_pick_fast(U, scn.choice.temperature, menu, xg)
+            if self.N <= np.getbufsize():  # what the weekly metrics sum, written in place by the kernels
+                slots = _Slots(self.R, self.N)
+            m, x, y = self._logit_pick_fast(U, scn.choice.temperature, menu, xg, slots)
         else:
             m = self._logit_pick(utilities, scn.choice.temperature, menu)
             x = np.minimum(m, xg)
@@ -710,13 +740,13 @@ class Engine:
         lr = scn.learning
         k_next = None
         if nb is not None and not self.J:  # the same arithmetic as below, in one pass
-            v, cost, k_next = (np.empty((self.R, self.N), dtype=F) for _ in range(3))
+            v, cost, k_next = (slots.v, slots.cost, slots.k) if slots else (np.empty_like(x) for _ in range(3))
             nb.outcome(ak, np.log1p(self._x_x0, out=self._x_x0), F(e.shock_sd), self._shocks.next(), F(e.gaming_burden),
                        self._teammates_sum(y), F(self.price), m, self.k, x, F(lr.rate), F(lr.half_saturation),
                        F(lr.decay), v, cost, k_next)
             metric = w.metric_of(m)
         elif nb is not None:  # with tiers
-            v, cost, k_next = (np.empty((self.R, self.N), dtype=F) for _ in range(3))
+            v, cost, k_next = (slots.v, slots.cost, slots.k) if slots else (np.empty_like(x) for _ in range(3))
             nb.outcome_tiers(ak, np.log1p(self._x_x0, out=self._x_x0), F(e.shock_sd), self._shocks.next(),
                              F(e.gaming_burden), self._teammates_sum(y), self.price, self.price_y, x, y, self.k,
                              F(lr.rate), F(lr.half_saturation), F(lr.decay), v, cost, k_next)
@@ -735,8 +765,9 @@ class Engine:
             else:
                 cost = self.price * m
                 metric = w.metric_of(m)
-        out = WeekOutcome(m, x, y, v, cost)
+        out = WeekOutcome(m, x, y, v, cost, *(slots.zeroed_visible_payouts() if slots else ()))
         out.metric = metric
+        out.slots = slots
 
         # 4. policies update
         for p in active:
@@ -808,12 +839,14 @@ class Engine:
             m += menu[k] * (pick == k).astype(np.float32)
         return m
 
-    def _logit_pick_fast(self, U: np.ndarray, temperature: float, menu: list[np.ndarray], xg: np.ndarray):
+    def _logit_pick_fast(self, U: np.ndarray, temperature: float, menu: list[np.ndarray], xg: np.ndarray, slots=None):
         """The kernels' twin of :meth:`_logit_pick` on the utilities stacked as U (K, R, N), which
-        it overwrites; also returns x = min(m, xg) and y = m - x, and keeps x / x0 for the outcome."""
+        it overwrites; also returns x = min(m, xg) and y = m - x (in ``slots`` if given), and keeps
+        x / x0 for the outcome."""
         self.nb.logit_arguments(U, np.float32(1.0 / temperature))
         np.exp(U, out=U)
-        m, x, y, self._x_x0 = (np.empty((self.R, self.N), dtype=np.float32) for _ in range(4))
+        self._x_x0 = np.empty((self.R, self.N), dtype=np.float32)
+        m, x, y = (slots.m, slots.x, slots.y) if slots else (np.empty_like(self._x_x0) for _ in range(3))
         self.nb.logit_pick(U, self._choice.next(), tuple(menu), xg, np.float32(self.scn.economy.x0), m, x, y, self._x_x0)
         return m, x, y
 
@@ -899,17 +932,18 @@ class Engine:
         e, N, h, t = self.scn.economy, self.N, self.history, self.t
         m, x, y, v, cost = out.m, out.x, out.y, out.v, out.cost
         price, pay = self.price, out.visible
-        if self.nb is not None and N <= np.getbufsize():
+        slots = getattr(out, "slots", None)
+        if slots is not None:
             # the terms stacked so that numpy sums each kind in one call: it sums row by row (each
             # row within one block of its cast buffer), so the sums are those below, bit for bit
             J = self.J
-            S64, S32 = np.empty((6, self.R, N), dtype=np.float32), np.empty((4, self.R, N), dtype=np.float32)
+            slots.hold(m=m, y=y, cost=cost, v=v, x=x, payouts=out.payouts, visible=pay, k=self.k)
             T32, n_max = np.empty((2 * J, self.R, N), dtype=np.float32), np.empty(self.R, dtype=np.int64)
             prices = price if np.ndim(price) else np.full((self.R, 1), price, dtype=np.float32)
-            self.nb.record_stacks(m, y, cost, v, x, ak, prices, np.float32(e.x0), out.payouts, pay, self.maxxer, self.k,
-                                  self.tier, self.tier_y if J else self.tier, S64, S32, T32, n_max)
-            tot_m, tot_y, tot_cost, tot_v, waste, x_sum = S64.sum(axis=2, dtype=np.float64)
-            payouts, pay_sum, pm, k_sum = S32.sum(axis=2)
+            self.nb.record_terms(x, y, ak, prices, np.float32(e.x0), pay, self.maxxer, self.tier,
+                                 self.tier_y if J else self.tier, slots.waste, slots.pay_maxxer, T32, n_max)
+            tot_m, tot_y, tot_cost, tot_v, waste, x_sum = slots.S.sum(axis=2, dtype=np.float64)
+            payouts, pay_sum, pm, k_sum = slots.P.sum(axis=2)
             mean_skill = k_sum / np.float32(N)  # numpy's mean of float32: the float32 sum over N
             tiers = T32.sum(axis=2, dtype=np.float64)  # row by row, as below
             tier_tok = [tiers[j] + tiers[J + j] for j in range(J)]
