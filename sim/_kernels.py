@@ -540,3 +540,21 @@ def free_tiers(log_base, log_ratio, c, sig, tau, jq, jy, prices, quality, inv_sp
             if spend:
                 rr[i] = p_x / max(p_y, tiny)
             cpr[i] = tau + s * p_x
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def menu_utilities(pk, cp, menu, logs, U, rows, cols, xg, log_xg, pk_g, excess, half_gamma):  # pragma: no cover
+    """:func:`menu_utility` for every menu level (U[k]), then :func:`gaming_correction` for each
+    of those who may game, level by level: the same operations, one call."""
+    for k in range(U.shape[0]):
+        menu_utility(pk, logs[k], cp, menu[k], U[k])
+    zero = np.float32(0.0)
+    for t in range(rows.shape[0]):
+        r, i = rows[t], cols[t]
+        g, lg, p, ex, hg = xg[t], log_xg[t], pk_g[t], excess[t], half_gamma[t]
+        for k in range(U.shape[0]):
+            m, lm_ = menu[k], logs[k]
+            c = 0 if m.shape[1] == 1 else i
+            mm, lm = m[r, c], lm_[r, c]
+            y = max(mm - g, zero)
+            U[k, r, i] = U[k, r, i] + (p * (min(lm, lg) - lm) - y * (ex + hg * y))

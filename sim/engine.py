@@ -680,12 +680,11 @@ class Engine:
         if nb is not None:  # the kernels' twin of the loop below, on the K utilities as one array
             U = np.empty((len(levels), self.R, self.N), dtype=F)
             logs = []
-            for k, level in enumerate(levels):
-                m = level if cap is None else np.minimum(level, cap)
+            for level in levels:  # C-contiguous, so that the kernels take the levels as one tuple type
+                m = np.ascontiguousarray(level if cap is None else np.minimum(level, cap))
                 menu.append(m)
                 logs.append(np.log1p(m * inv_x0))
-                nb.menu_utility(pk, logs[k], cp, m, U[k])
-                nb.gaming_correction(U[k], m, logs[k], *gamers)
+            nb.menu_utilities(pk, cp, tuple(menu), tuple(logs), U, *gamers)
             splits = {}
             for p in active:  # policy by policy, each adding to every level in turn: the same sums as below
                 if self.active[p.id].all() and p.add_expected_menu(w, menu, U):
