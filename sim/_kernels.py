@@ -558,3 +558,30 @@ def menu_utilities(pk, cp, menu, logs, U, rows, cols, xg, log_xg, pk_g, excess, 
             mm, lm = m[r, c], lm_[r, c]
             y = max(mm - g, zero)
             U[k, r, i] = U[k, r, i] + (p * (min(lm, lg) - lm) - y * (ex + hg * y))
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def box_muller_prep(u, a, b):  # pragma: no cover - compiled
+    """Box-Muller's arithmetic before numpy's log, cos and sin: a = 1 - u1, b = 2 pi u2, where u1
+    and u2 are the two halves of each row of u (rows: the last axis; a, b: (rows, half))."""
+    half = a.shape[1]
+    one, two_pi = np.float32(1.0), np.float32(2.0 * np.pi)
+    for r in range(u.shape[0]):
+        ur, ar, br = u[r], a[r], b[r]
+        for i in range(half):
+            ar[i] = one - ur[i]
+            br[i] = two_pi * ur[half + i]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def box_muller_finish(log_a, cos_b, sin_b, out):  # pragma: no cover - compiled
+    """out[:, :half] = sqrt(-2 log_a) cos_b and out[:, half:2 half] = sqrt(-2 log_a) sin_b (sqrt is
+    correctly rounded in both numba and numpy)."""
+    half = log_a.shape[1]
+    m2 = np.float32(-2.0)
+    for r in range(out.shape[0]):
+        la, c, s, o = log_a[r], cos_b[r], sin_b[r], out[r]
+        for i in range(half):
+            radius = np.sqrt(m2 * la[i])
+            o[i] = radius * c[i]
+            o[half + i] = radius * s[i]
