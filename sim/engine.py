@@ -8,6 +8,7 @@ sequence of whole-array operations, with no Python loop over employees. The Mesa
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
@@ -148,6 +149,12 @@ def rank_correlation(ra: np.ndarray, rb: np.ndarray, nb=None) -> np.ndarray:
         return np.where(den > 0, ab / np.where(den > 0, den, 1.0), np.nan)
 
 
+@functools.lru_cache(maxsize=256)
+def _nearest_rank(level: float, n: int) -> int:
+    """The position of the nearest-rank ``level`` quantile among ``n`` sorted values."""
+    return min(n - 1, max(0, int(math.ceil(level * n)) - 1))
+
+
 class Published:
     """Last week's metric distribution, as the organisation publishes it (MODEL.md §4.1).
 
@@ -171,7 +178,7 @@ class Published:
         return cls(np.sort(metric.astype(np.float32), axis=1))
 
     def _index(self, level: float) -> int:
-        return min(self.n - 1, max(0, int(math.ceil(level * self.n)) - 1))
+        return _nearest_rank(level, self.n)
 
     def quantile(self, level: float) -> np.ndarray:
         """The nearest-rank quantile of last week's metric, per replication, shaped (R, 1)."""
@@ -193,12 +200,10 @@ class _Slots:
     NAMES_P = ("payouts", "visible", "pay_maxxer", "k")  # summed in float32
 
     def __init__(self, R: int, N: int) -> None:
-        self.S = np.empty((len(self.NAMES_S), R, N), dtype=np.float32)
-        self.P = np.empty((len(self.NAMES_P), R, N), dtype=np.float32)
-        for i, name in enumerate(self.NAMES_S):
-            setattr(self, name, self.S[i])
-        for i, name in enumerate(self.NAMES_P):
-            setattr(self, name, self.P[i])
+        self.S = S = np.empty((len(self.NAMES_S), R, N), dtype=np.float32)
+        self.P = P = np.empty((len(self.NAMES_P), R, N), dtype=np.float32)
+        self.m, self.y, self.cost, self.v, self.waste, self.x = S
+        self.payouts, self.visible, self.pay_maxxer, self.k = P
 
     def zeroed_visible_payouts(self) -> tuple[np.ndarray, np.ndarray]:
         self.P[:2] = 0.0
