@@ -91,7 +91,10 @@ def sweep_seconds(workers: int, points: int = 8, employees: int = 1000, replicat
     from sim.runner import _run_batch
 
     scn = scenario(employees, replications)
-    jobs = [(scn, list(range(replications)), seed) for seed in range(points)]
+    from sim import _fast
+
+    fast = _fast.wanted(points * employees * replications * 52)  # as a sweep of these runs decides
+    jobs = [(scn, list(range(replications)), seed, fast) for seed in range(points)]
     with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
         list(pool.map(_run_batch, *zip(*jobs[:workers])))  # warm the workers up
         t = time.perf_counter()
