@@ -353,10 +353,12 @@ class Engine:
             cp = self._choose_tiers([], w)
         m0 = self._optimum(cp)
         self._pub = Published.of(m0 * self.price if self.spend_metric else m0)
-        self.history = {name: np.full((scn.weeks, self.R), np.nan) for name in WEEKLY}
+        self._history = {name: np.full((scn.weeks, self.R), np.nan) for name in WEEKLY}
         for name in self.tier_names:  # tokens and spend per tier
             for k in ("tokens_per_employee", "spend_per_employee"):
-                self.history[f"{k}[{name}]"] = np.full((scn.weeks, self.R), np.nan)
+                self._history[f"{k}[{name}]"] = np.full((scn.weeks, self.R), np.nan)
+        self._weeks: list[tuple] = []  # each recorded week's sums, turned into metrics on demand
+        self._derived = 0  # weeks whose metrics are in _history
         self._ranks_of: np.ndarray | None = None
         self._ranks: np.ndarray | None = None
 
@@ -922,6 +924,13 @@ class Engine:
         for pid in entry.activate:
             self.active[pid] = self.active[pid] | mask
 
+    @property
+    def history(self) -> dict[str, np.ndarray]:
+        """The weekly metrics so far: name -> (weeks, replications), NaN for weeks not played."""
+        if self._derived < len(self._weeks):
+            self._derive()
+        return self._history
+
     def _check_triggers(self) -> None:
         for entry, count, fired in self._triggers:
             val = self.history[entry.when.metric][self.t]
@@ -933,7 +942,7 @@ class Engine:
                 fired |= fire
 
     def _record(self, out: WeekOutcome, ak: np.ndarray, pub: Published) -> None:
-        e, N, h, t = self.scn.economy, self.N, self.history, self.t
+        e, N = self.scn.economy, self.N
         m, x, y, v, cost = out.m, out.x, out.y, out.v, out.cost
         price, pay = self.price, out.visible
         slots = getattr(out, "slots", None)
@@ -966,39 +975,59 @@ class Engine:
             x_sum, payouts, n_max = x.sum(axis=1, dtype=np.float64), out.payouts.sum(axis=1), self.maxxer.sum(axis=1)
             pay_sum, pm = pay.sum(axis=1), (pay * self.maxxer).sum(axis=1)
             mean_skill = self.k.sum(axis=1) / np.float32(N)  # numpy's mean of float32: its float32 sum over N
+        rho = rank_correlation(self.metric_ranks(out.metric), average_ranks(v, self.nb), self.nb) if N > 2 else None
+        budgets = [p for p in self.policies if isinstance(p, Budget)]
+        util = budgets[0].util * self.active[budgets[0].id] if budgets else None
+        gates = [p for p in self.policies if isinstance(p, RoiGate)]
+        throttled = gates[0].capped.mean(axis=1) * self.active[gates[0].id] if gates else None
+        if self.J:  # a price index that tiers' prices move and the mix between tiers does not
+            with np.errstate(divide="ignore"):
+                list_price = float(np.exp(np.mean(np.log(self.tier_prices))))
+        else:
+            list_price = self.price
+        # the metrics are elementwise in these, so they are derived for many weeks at once
+        self._weeks.append((tot_m, tot_y, tot_cost, tot_v, waste, x_sum, out.overhead, payouts, n_max, rho,
+                            mean_skill, pub.quantile(0.9)[:, 0].copy(), util, out.audits, out.detections, throttled,
+                            pm, pay_sum, self.tau, list_price, tier_tok, list(self.tier_prices) if self.J else None))
+
+    def _derive(self) -> None:
+        """Turn the recorded weeks' sums into the weekly metrics (the same numbers as week by week)."""
+        h, N, t0, t1 = self._history, self.N, self._derived, len(self._weeks)
+        cols = list(zip(*self._weeks[t0:t1]))
+        stack = lambda k: np.stack(cols[k])  # noqa: E731  (weeks, R)
+        tot_m, tot_y, tot_cost, tot_v, waste, x_sum, overhead, payouts, n_max = (stack(k) for k in range(9))
+        pm, pay_sum = stack(16), stack(17)
+        tau = np.array(cols[18], dtype=np.float64)[:, None]
+        w = slice(t0, t1)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            h["tokens_per_employee"][t] = tot_m / N
-            h["cost_per_employee"][t] = tot_cost / N
-            h["value_per_employee"][t] = tot_v / N
-            h["overhead_per_employee"][t] = out.overhead / N
-            attention = self.tau * x_sum
-            h["attention_per_employee"][t] = attention / N
-            h["net_value_per_employee"][t] = (tot_v - tot_cost - attention - out.overhead) / N
-            h["payouts_per_employee"][t] = payouts / N
-            h["roi"][t] = np.where(tot_cost > 0, tot_v / np.where(tot_cost > 0, tot_cost, 1.0), np.nan)
-            h["gaming_share"][t] = np.where(tot_m > 0, tot_y / np.where(tot_m > 0, tot_m, 1.0), 0.0)
-            h["waste_share"][t] = np.where(tot_m > 0, waste / np.where(tot_m > 0, tot_m, 1.0), 0.0)
-            h["maxxer_share"][t] = n_max / N
-            h["goodhart_rho"][t] = rank_correlation(self.metric_ranks(out.metric), average_ranks(v, self.nb), self.nb) if N > 2 else np.nan
-            h["mean_skill"][t] = mean_skill
-            h["cutoff"][t] = pub.quantile(0.9)[:, 0]
-            budgets = [p for p in self.policies if isinstance(p, Budget)]
-            h["budget_utilisation"][t] = budgets[0].util * self.active[budgets[0].id] if budgets else 0.0
-            h["audits_per_employee"][t] = out.audits / N
-            h["penalty_rate"][t] = out.detections / N
-            gates = [p for p in self.policies if isinstance(p, RoiGate)]
-            h["throttled_share"][t] = gates[0].capped.mean(axis=1) * self.active[gates[0].id] if gates else 0.0
-            h["payoff_maxxer"][t] = np.where(n_max > 0, pm / np.maximum(n_max, 1), np.nan)
-            h["payoff_honest"][t] = np.where(n_max < N, (pay_sum - pm) / np.maximum(N - n_max, 1), np.nan)
+            h["tokens_per_employee"][w] = tot_m / N
+            h["cost_per_employee"][w] = tot_cost / N
+            h["value_per_employee"][w] = tot_v / N
+            h["overhead_per_employee"][w] = overhead / N
+            attention = tau * x_sum
+            h["attention_per_employee"][w] = attention / N
+            h["net_value_per_employee"][w] = (tot_v - tot_cost - attention - overhead) / N
+            h["payouts_per_employee"][w] = payouts / N
+            h["roi"][w] = np.where(tot_cost > 0, tot_v / np.where(tot_cost > 0, tot_cost, 1.0), np.nan)
+            h["gaming_share"][w] = np.where(tot_m > 0, tot_y / np.where(tot_m > 0, tot_m, 1.0), 0.0)
+            h["waste_share"][w] = np.where(tot_m > 0, waste / np.where(tot_m > 0, tot_m, 1.0), 0.0)
+            h["maxxer_share"][w] = n_max / N
+            h["goodhart_rho"][w] = np.nan if cols[9][0] is None else stack(9)
+            h["mean_skill"][w] = stack(10)
+            h["cutoff"][w] = stack(11)
+            h["budget_utilisation"][w] = 0.0 if cols[12][0] is None else stack(12)
+            h["audits_per_employee"][w] = stack(13) / N
+            h["penalty_rate"][w] = stack(14) / N
+            h["throttled_share"][w] = 0.0 if cols[15][0] is None else stack(15)
+            h["payoff_maxxer"][w] = np.where(n_max > 0, pm / np.maximum(n_max, 1), np.nan)
+            h["payoff_honest"][w] = np.where(n_max < N, (pay_sum - pm) / np.maximum(N - n_max, 1), np.nan)
             for j, name in enumerate(self.tier_names):
-                tok = tier_tok[j]
-                h[f"tokens_per_employee[{name}]"][t] = tok / N
-                h[f"spend_per_employee[{name}]"][t] = tok * self.tier_prices[j] / N
-            if self.J:  # a price index that tiers' prices move and the mix between tiers does not
-                with np.errstate(divide="ignore"):
-                    h["list_price"][t] = float(np.exp(np.mean(np.log(self.tier_prices))))
-            else:
-                h["list_price"][t] = self.price
+                tok = np.stack([week[j] for week in cols[20]])
+                price = np.array([week[j] for week in cols[21]])[:, None]
+                h[f"tokens_per_employee[{name}]"][w] = tok / N
+                h[f"spend_per_employee[{name}]"][w] = tok * price / N
+            h["list_price"][w] = np.array(cols[19], dtype=np.float64)[:, None]
+        self._derived = t1
 
     def run(self, progress=None) -> dict[str, np.ndarray]:
         """Step to the horizon; return the weekly history, metric -> (weeks, replications)."""
