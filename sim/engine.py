@@ -131,19 +131,27 @@ def average_ranks(a: np.ndarray, nb=None) -> np.ndarray:
 
 
 def rank_correlation(ra: np.ndarray, rb: np.ndarray, nb=None) -> np.ndarray:
-    """Pearson correlation of two rank arrays, row by row (Spearman's rho).
+    """Pearson correlation of two rank arrays, row by row (Spearman's rho)."""
+    return _rho(*_rank_sums(ra, rb, nb))
 
-    Tie-averaged ranks 0..N-1 always have mean (N - 1) / 2. ``nb``: the numba kernels, which
+
+def _rank_sums(ra: np.ndarray, rb: np.ndarray, nb=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row, the sums of (ra - c)^2, (rb - c)^2 and (ra - c)(rb - c), float32, with c the mean
+    rank (N - 1) / 2 (tie-averaged ranks 0..N-1 always have it). ``nb``: the numba kernels, which
     make the three products in one pass (numpy sums them either way)."""
     centre = np.float32((ra.shape[1] - 1) / 2.0)
     if nb is not None:
         products = np.empty((3,) + ra.shape, dtype=np.float32)
         nb.rank_products(ra, rb, centre, products)
         aa, bb, ab = products.sum(axis=2)  # the same float32 sums as below, row by row
-    else:
-        da = ra - centre
-        db = rb - centre
-        aa, bb, ab = (da * da).sum(axis=1), (db * db).sum(axis=1), (da * db).sum(axis=1)
+        return aa, bb, ab
+    da = ra - centre
+    db = rb - centre
+    return (da * da).sum(axis=1), (db * db).sum(axis=1), (da * db).sum(axis=1)
+
+
+def _rho(aa: np.ndarray, bb: np.ndarray, ab: np.ndarray) -> np.ndarray:
+    """The correlation from :func:`_rank_sums` (elementwise: any shape; NaN where a row is constant)."""
     den = np.sqrt(aa * bb)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(den > 0, ab / np.where(den > 0, den, 1.0), np.nan)
@@ -975,7 +983,7 @@ class Engine:
             x_sum, payouts, n_max = x.sum(axis=1, dtype=np.float64), out.payouts.sum(axis=1), self.maxxer.sum(axis=1)
             pay_sum, pm = pay.sum(axis=1), (pay * self.maxxer).sum(axis=1)
             mean_skill = self.k.sum(axis=1) / np.float32(N)  # numpy's mean of float32: its float32 sum over N
-        rho = rank_correlation(self.metric_ranks(out.metric), average_ranks(v, self.nb), self.nb) if N > 2 else None
+        rho = _rank_sums(self.metric_ranks(out.metric), average_ranks(v, self.nb), self.nb) if N > 2 else None
         budgets = [p for p in self.policies if isinstance(p, Budget)]
         util = budgets[0].util * self.active[budgets[0].id] if budgets else None
         gates = [p for p in self.policies if isinstance(p, RoiGate)]
@@ -1012,7 +1020,7 @@ class Engine:
             h["gaming_share"][w] = np.where(tot_m > 0, tot_y / np.where(tot_m > 0, tot_m, 1.0), 0.0)
             h["waste_share"][w] = np.where(tot_m > 0, waste / np.where(tot_m > 0, tot_m, 1.0), 0.0)
             h["maxxer_share"][w] = n_max / N
-            h["goodhart_rho"][w] = np.nan if cols[9][0] is None else stack(9)
+            h["goodhart_rho"][w] = np.nan if cols[9][0] is None else _rho(*(np.stack(c) for c in zip(*cols[9])))
             h["mean_skill"][w] = stack(10)
             h["cutoff"][w] = stack(11)
             h["budget_utilisation"][w] = 0.0 if cols[12][0] is None else stack(12)

@@ -136,15 +136,13 @@ class Leaderboard(Policy):
         if shared:  # levels shared by a replication: their statuses are columns, computed together
             status = self._status(w, np.concatenate([metrics[k] for k in shared], axis=1))
             nb.add_scaled_columns(U, w.s, status, np.array(shared, dtype=np.int64))
-        cut = pub.quantile(1.0 - self.p.top_share)
-        for k, metric in enumerate(metrics):
-            if metric.shape[1] == 1:
-                continue
-            with np.errstate(divide="ignore", over="ignore"):  # pub.cdf's exp(-z), with the arithmetic fused
-                e = np.log(metric)
-                nb.logistic_argument(e, pub.mu, pub.inv_scale)
-                np.exp(e, out=e)
-            nb.add_status(U[k], w.s, e, metric, cut, F(self.p.prize), F(self.p.top_prize))
+        cut, prize, top_prize = pub.quantile(1.0 - self.p.top_share), F(self.p.prize), F(self.p.top_prize)
+        with np.errstate(divide="ignore", over="ignore"):  # pub.cdf's exp(-z), with the arithmetic fused
+            for k, metric in enumerate(metrics):
+                if metric.shape[1] > 1:
+                    e = np.log(metric)
+                    nb.logistic_argument(e, pub.mu, pub.inv_scale)
+                    nb.add_status(U[k], w.s, np.exp(e, out=e), metric, cut, prize, top_prize)
         return True
 
     def settle(self, w, out, on):
