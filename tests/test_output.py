@@ -54,15 +54,32 @@ def test_forked_renderer_draws_the_same_figure_as_this_process(runs, tmp_path):
 
 
 def test_renderer_passes_a_failure_on_and_stops_its_workers(tmp_path):
-    r = Renderer(workers=1)
-    fut = r.submit(timeseries, {"x": {}}, tmp_path / "bad.png")
-    with pytest.raises(KeyError):
-        fut.result(timeout=120)
-    procs = list(r.pool._processes.values())
-    r.close(failed=True)
-    for p in procs:
-        p.join(timeout=10)
-        assert not p.is_alive()
+    """Run in a fresh interpreter: forcing workers=1 forks even while other threads run, and
+    pytest's process has threads from earlier tests (a fork copies any lock they hold)."""
+    import subprocess
+    import sys
+
+    code = f"""
+import os
+from sim.plots import Renderer, timeseries
+r = Renderer(workers=1)
+fut = r.submit(timeseries, {{"x": {{}}}}, {str(tmp_path / "bad.png")!r})
+try:
+    fut.result(timeout=120)
+    print("no error")
+except KeyError:
+    print("KeyError")
+procs = list(r.pool._processes.values())
+r.close(failed=True)
+for p in procs:
+    p.join(timeout=10)
+    print("alive" if p.is_alive() else "stopped")
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.split()
+    assert lines[0] == "KeyError", out.stdout + out.stderr
+    assert lines[1:] and set(lines[1:]) == {"stopped"}, out.stdout + out.stderr
     inline = Renderer(workers=0)  # no workers: drawn when submitted, errors kept in the future
     assert inline.pool is None
     with pytest.raises(KeyError):
