@@ -110,6 +110,11 @@ def main() -> None:
 
         (tmp / "warm.yaml").write_text(SWEEP.format(employees=50, weeks=2, replications=2, points=2, chunk=1))
         run_sweep(tmp / "warm.yaml", tmp / "warm")
+        from sim.engine import Engine  # and the numba kernels compiled into their cache, as a big sweep uses them
+        from sim.sweep_spec import load_sweep, scenario_at
+
+        warm = load_sweep(tmp / "warm.yaml")
+        Engine(scenario_at(warm.base, [], []), fast=True).run()
         P = args.points
         n = P if args.scaling_points is None else args.scaling_points
         main_run = None

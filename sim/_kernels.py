@@ -346,21 +346,6 @@ def imitation_adopt(q, e, who, other, draw, n, maxxer):  # pragma: no cover - co
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def gaming_correction(u, m, log_m, rows, cols, xg, log_xg, pk, excess, half_gamma):  # pragma: no cover
-    """For those who may game (flat rows/cols; the other arguments are theirs, in that order):
-    u += pk (min(log_m, log_xg) - log_m) - y (excess + half_gamma y) with y = max(m - xg, 0).
-    m, log_m: (R, N) or (R, 1)."""
-    col = m.shape[1] == 1
-    zero = np.float32(0.0)
-    for t in range(rows.shape[0]):
-        r, i = rows[t], cols[t]
-        c = 0 if col else i
-        mm, lm = m[r, c], log_m[r, c]
-        y = max(mm - xg[t], zero)
-        u[r, i] = u[r, i] + (pk[t] * (min(lm, log_xg[t]) - lm) - y * (excess[t] + half_gamma[t] * y))
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
 def add_board_status(visible, ranks, n1, top_rank, prize, top_prize):  # pragma: no cover - compiled
     """The leaderboard's settle, active everywhere: visible += prize * rank / n1 + top_prize *
     (rank >= top_rank), with n1 = max(n - 1, 1)."""
@@ -401,12 +386,14 @@ def uniforms_from_raw(raw, out):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def record_terms(x, y, ak, price, x0, pay, maxxer, tier, tier_y, waste, pay_maxxer, T32, n_max):  # pragma: no cover
+def record_terms(x, y, ak, price, x0, pay, maxxer, tier, tier_y, waste, pay_maxxer, T32, n_max, members):  # pragma: no cover
     """The weekly metrics' elementwise terms, which numpy then sums: waste (productive tokens
     beyond the private optimum at list price, max(x - max(ak / price - x0, 0), 0); none where
     price <= 0), the maxxers' visible payoffs (pay x maxxer), and T32 (2 J, R, N): each tier's
-    productive tokens (x where tier == j), then each tier's gaming tokens (y where tier_y == j).
-    n_max (R,): maxxers. price: (R, N) or (R, 1)."""
+    productive tokens (x where tier == j), then each tier's gaming tokens (y where tier_y == j),
+    written only for the rows whose tier has some but not all employees (``members``, (2 J,),
+    counts them; the engine takes the other rows' sums without them). n_max (R,): maxxers.
+    price: (R, N) or (R, 1)."""
     R, N = x.shape
     J = T32.shape[0] // 2
     one, zero, inf = np.float32(1.0), np.float32(0.0), np.float32(np.inf)
@@ -421,12 +408,19 @@ def record_terms(x, y, ak, price, x0, pay, maxxer, tier, tier_y, waste, pay_maxx
             pmr[i] = pr[i] * (one if mr[i] else zero)
             count += mr[i]
         n_max[r] = count
-        yr, tr, tyr = y[r], tier[r], tier_y[r]
-        for j in range(J):
-            tx, ty = T32[j, r], T32[J + j, r]
-            for i in range(N):
-                tx[i] = xr[i] * (one if tr[i] == j else zero)
-                ty[i] = yr[i] * (one if tyr[i] == j else zero)
+    members[:] = 0
+    for r in range(R):
+        tr, tyr = tier[r], tier_y[r]
+        for i in range(N):
+            members[tr[i]] += 1
+            members[J + tyr[i]] += 1
+    for j in range(2 * J):
+        if 0 < members[j] < R * N:
+            src, tt, jj = (x, tier, j) if j < J else (y, tier_y, j - J)
+            for r in range(R):
+                sr, t, o = src[r], tt[r], T32[j, r]
+                for i in range(N):
+                    o[i] = sr[i] * (one if t[i] == jj else zero)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -544,8 +538,10 @@ def free_tiers(log_base, log_ratio, c, sig, tau, jq, jy, prices, quality, inv_sp
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def menu_utilities(pk, cp, menu, logs, U, rows, cols, xg, log_xg, pk_g, excess, half_gamma):  # pragma: no cover
-    """:func:`menu_utility` for every menu level (U[k]), then :func:`gaming_correction` for each
-    of those who may game, level by level: the same operations, one call."""
+    """:func:`menu_utility` for every menu level (U[k]), then for each of those who may game (flat
+    rows/cols; the other arguments are theirs, in that order), level by level:
+    U[k] += pk (min(log_m, log_xg) - log_m) - y (excess + half_gamma y) with y = max(m - xg, 0),
+    as the engine's numpy loop. menu, logs: tuples of (R, N) or (R, 1) arrays."""
     for k in range(U.shape[0]):
         menu_utility(pk, logs[k], cp, menu[k], U[k])
     zero = np.float32(0.0)

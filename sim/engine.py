@@ -960,13 +960,16 @@ class Engine:
             J = self.J
             slots.hold(m=m, y=y, cost=cost, v=v, x=x, payouts=out.payouts, visible=pay, k=self.k)
             T32, n_max = np.empty((2 * J, self.R, N), dtype=np.float32), np.empty(self.R, dtype=np.int64)
+            members = np.empty(2 * J, dtype=np.int64)
             prices = price if np.ndim(price) else np.full((self.R, 1), price, dtype=np.float32)
             self.nb.record_terms(x, y, ak, prices, np.float32(e.x0), pay, self.maxxer, self.tier,
-                                 self.tier_y if J else self.tier, slots.waste, slots.pay_maxxer, T32, n_max)
+                                 self.tier_y if J else self.tier, slots.waste, slots.pay_maxxer, T32, n_max, members)
             tot_m, tot_y, tot_cost, tot_v, waste, x_sum = slots.S.sum(axis=2, dtype=np.float64)
             payouts, pay_sum, pm, k_sum = slots.P.sum(axis=2)
             mean_skill = k_sum / np.float32(N)  # numpy's mean of float32: the float32 sum over N
-            tiers = T32.sum(axis=2, dtype=np.float64)  # row by row, as below
+            # a tier with nobody on it sums +0 (tokens are >= 0); one with everybody sums what all do
+            tiers = [np.zeros(self.R) if c == 0 else (x_sum if j < J else tot_y) if c == self.R * N
+                     else T32[j].sum(axis=1, dtype=np.float64) for j, c in enumerate(members)]
             tier_tok = [tiers[j] + tiers[J + j] for j in range(J)]
         else:
             tot_m, tot_y, tot_cost, tot_v = (a.sum(axis=1, dtype=np.float64) for a in (m, y, cost, v))
