@@ -69,11 +69,20 @@ try:
     print("no error")
 except KeyError:
     print("KeyError")
-procs = list(r.pool._processes.values())
+pids = [p.pid for p in r.pool._processes.values()]
 r.close(failed=True)
-for p in procs:
-    p.join(timeout=10)
-    print("alive" if p.is_alive() else "stopped")
+import time
+def running(pid):  # gone, or a zombie waiting to be reaped, is stopped (the executor's own thread
+    try:           # may reap it first, after which Process.is_alive() cannot tell: ECHILD)
+        with open(f"/proc/{{pid}}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+for pid in pids:
+    end = time.monotonic() + 10
+    while running(pid) and time.monotonic() < end:
+        time.sleep(0.05)
+    print("alive" if running(pid) else "stopped")
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
