@@ -204,6 +204,42 @@ def add_scaled_columns(U, s, cols, levels):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
+def _choice_terms(oms, ak, cp, gap, x0, max_tokens):  # pragma: no cover - compiled
+    """One employee's pk = (1 - s) ak, optimum max(pk / cp - x0, 0), the optimum capped at
+    max_tokens, and gaming bound max(max(pk, 1e-30) / (max(gap, 0) + 0) - x0, 0): gap <= 0 divides
+    by +0 (+ 0 turns -0 into +0) and gives +inf, never 0 / 0."""
+    zero = np.float32(0.0)
+    p = oms * ak
+    opt = max(p / cp - x0, zero)
+    return p, opt, min(opt, max_tokens), max(max(p, np.float32(1e-30)) / (max(gap, zero) + zero) - x0, zero)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _gather_gamers(rows, cols, n, xg, pk, inv_x0, xg_g, xg_x0_g, pk_g):  # pragma: no cover - compiled
+    """For the n listed (rows, cols): their xg, xg / x0 (as xg * inv_x0) and pk."""
+    for t in range(n):
+        r, i = rows[t], cols[t]
+        x = xg[r, i]
+        xg_g[t] = x
+        xg_x0_g[t] = x * inv_x0
+        pk_g[t] = pk[r, i]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _list_finite(values, r, rows, cols, n):  # pragma: no cover - compiled
+    """Append row r's columns where ``values`` is finite (below +inf) to rows/cols from n on;
+    return the new count. Branch-free: a column is written for everyone, kept where finite."""
+    inf = np.float32(np.inf)
+    start = n
+    for i in range(values.shape[0]):
+        cols[n] = i
+        n += np.int64(values[i] < inf)
+    for t in range(start, n):
+        rows[t] = r
+    return n
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def choice_prep(a, k, oms, c, maxxer, cp, tau, x0, inv_x0, max_tokens, ak, pk, m0, m0_capped, xg,
                 rows, cols, xg_g, xg_x0_g, pk_g, excess_g):  # pragma: no cover - compiled
     """Without tiers: ak = a k, pk = (1 - s) ak, the private optimum m0 = max(pk / cp - x0, 0) (and
@@ -213,8 +249,7 @@ def choice_prep(a, k, oms, c, maxxer, cp, tau, x0, inv_x0, max_tokens, ak, pk, m
     Lists those who may game (finite xg) in row-major order: their row and column, xg, xg / x0
     (as xg * inv_x0), pk and c - tau; returns how many."""
     R, N = a.shape
-    one, zero, tiny = np.float32(1.0), np.float32(0.0), np.float32(1e-30)
-    inf = np.float32(np.inf)
+    one, zero = np.float32(1.0), np.float32(0.0)
     n = 0
     for r in range(R):
         ar, kr, sr, cr, mr = a[r], k[r], oms[r], c[r], maxxer[r]
@@ -222,27 +257,13 @@ def choice_prep(a, k, oms, c, maxxer, cp, tau, x0, inv_x0, max_tokens, ak, pk, m
         cpr = cp[r, 0]
         for i in range(N):
             v = ar[i] * kr[i]
-            p = sr[i] * v
             akr[i] = v
-            pkr[i] = p
-            opt = max(p / cpr - x0, zero)
-            m0r[i] = opt
-            m0cr[i] = min(opt, max_tokens)
-            gap = tau - max(cr[i], tau * (zero if mr[i] else one))
-            xgr[i] = max(max(p, tiny) / (max(gap, zero) + zero) - x0, zero)
-        start = n
-        for i in range(N):  # branch-free compaction: a column is written for everyone, kept for gamers
-            cols[n] = i
-            n += np.int64(xgr[i] < inf)
-        for t in range(start, n):
-            rows[t] = r
+            pkr[i], m0r[i], m0cr[i], xgr[i] = _choice_terms(sr[i], v, cpr, tau - max(cr[i], tau * (zero if mr[i] else one)),
+                                                            x0, max_tokens)
+        n = _list_finite(xgr, r, rows, cols, n)
+    _gather_gamers(rows, cols, n, xg, pk, inv_x0, xg_g, xg_x0_g, pk_g)
     for t in range(n):
-        r, i = rows[t], cols[t]
-        g = xg[r, i]
-        xg_g[t] = g
-        xg_x0_g[t] = g * inv_x0
-        pk_g[t] = pk[r, i]
-        excess_g[t] = c[r, i] - tau
+        excess_g[t] = c[rows[t], cols[t]] - tau
     return n
 
 
@@ -445,34 +466,20 @@ def choice_prep_tiers(a, k, q, oms, cp, g, r, maxxer, x0, inv_x0, max_tokens, ha
     xg = max(max(pk, 1e-30) / (max((cp - g r) maxxer, 0) + 0) - x0, 0). Lists those who may game
     with their xg, xg / x0, pk, g r - cp and half_gamma r r; returns how many. cp, g, r: (R, N)."""
     R, N = a.shape
-    one, zero, tiny = np.float32(1.0), np.float32(0.0), np.float32(1e-30)
-    inf = np.float32(np.inf)
+    one, zero = np.float32(1.0), np.float32(0.0)
     n = 0
     for row in range(R):
         ar, kr, qr, sr, cpr, gr, rr, mr = a[row], k[row], q[row], oms[row], cp[row], g[row], r[row], maxxer[row]
         akr, pkr, m0r, m0cr, xgr = ak[row], pk[row], m0[row], m0_capped[row], xg[row]
         for i in range(N):
             v = ar[i] * kr[i] * qr[i]
-            p = sr[i] * v
             akr[i] = v
-            pkr[i] = p
-            opt = max(p / cpr[i] - x0, zero)
-            m0r[i] = opt
-            m0cr[i] = min(opt, max_tokens)
-            gap = (cpr[i] - gr[i] * rr[i]) * (one if mr[i] else zero)
-            xgr[i] = max(max(p, tiny) / (max(gap, zero) + zero) - x0, zero)
-        start = n
-        for i in range(N):  # branch-free compaction, as in choice_prep
-            cols[n] = i
-            n += np.int64(xgr[i] < inf)
-        for t in range(start, n):
-            rows[t] = row
+            pkr[i], m0r[i], m0cr[i], xgr[i] = _choice_terms(sr[i], v, cpr[i], (cpr[i] - gr[i] * rr[i]) * (one if mr[i] else zero),
+                                                            x0, max_tokens)
+        n = _list_finite(xgr, row, rows, cols, n)
+    _gather_gamers(rows, cols, n, xg, pk, inv_x0, xg_g, xg_x0_g, pk_g)
     for t in range(n):
         row, i = rows[t], cols[t]
-        x = xg[row, i]
-        xg_g[t] = x
-        xg_x0_g[t] = x * inv_x0
-        pk_g[t] = pk[row, i]
         excess_g[t] = g[row, i] * r[row, i] - cp[row, i]
         hg_g[t] = half_gamma * r[row, i] * r[row, i]
     return n
