@@ -213,10 +213,6 @@ class _Slots:
         self.m, self.y, self.cost, self.v, self.waste, self.x = S
         self.payouts, self.visible, self.pay_maxxer, self.k = P
 
-    def zeroed_visible_payouts(self) -> tuple[np.ndarray, np.ndarray]:
-        self.P[:2] = 0.0
-        return self.visible, self.payouts
-
     def hold(self, **arrays: np.ndarray) -> None:
         """Copy in any array that is not its slot (one rebound since, e.g. y scaled by tiers)."""
         for name, a in arrays.items():
@@ -228,11 +224,15 @@ class _Slots:
 class WeekOutcome:
     """What happened this week, and what policies add to it in ``settle``."""
 
-    def __init__(self, m, x, y, v, cost, visible=None, payouts=None) -> None:
+    def __init__(self, m, x, y, v, cost, slots: _Slots | None = None) -> None:
         R = m.shape[0]
         self.m, self.x, self.y, self.v, self.cost = m, x, y, v, cost
-        self.visible = np.zeros_like(m) if visible is None else visible
-        self.payouts = np.zeros_like(m) if payouts is None else payouts
+        self.slots = slots  # visible payoffs and payouts start at 0 in their slots, if given
+        if slots is None:
+            self.visible, self.payouts = np.zeros_like(m), np.zeros_like(m)
+        else:
+            slots.P[:2] = 0.0
+            self.visible, self.payouts = slots.visible, slots.payouts
         self.overhead = np.zeros(R)
         self.audits = np.zeros(R)
         self.detections = np.zeros(R)
@@ -610,22 +610,19 @@ class Engine:
         x0, inv_x0, tau = F(e.x0), F(1.0 / e.x0), F(self.tau)
         nb = self.nb
         gamers = None  # those who may game (finite xg): their rows, columns, and what the menu needs of them
-        if nb is not None and not self.J:  # the same arithmetic as below, in one pass
-            ak, pk, m0, m0_capped, xg = (np.empty((self.R, self.N), dtype=F) for _ in range(5))
-            rows_g, cols_g = np.empty(self.R * self.N, dtype=np.int64), np.empty(self.R * self.N, dtype=np.int64)
-            xg_g, xg_x0_g, pk_g, excess_g = (np.empty(self.R * self.N, dtype=F) for _ in range(4))
-            n = nb.choice_prep(self.a, self.k, self._oms32, self._c32, self.maxxer, cp, tau, x0, inv_x0, F(MAX_TOKENS),
-                               ak, pk, m0, m0_capped, xg, rows_g, cols_g, xg_g, xg_x0_g, pk_g, excess_g)
-            gamers = (rows_g[:n], cols_g[:n], xg_g[:n], np.log1p(xg_x0_g[:n]), pk_g[:n], excess_g[:n],
-                      np.full(n, F(0.5 * e.gamma), dtype=F))
-        elif nb is not None:  # with tiers: the same arithmetic as below, in one pass
+        if nb is not None:  # the same arithmetic as below, in one pass
             ak, pk, m0, m0_capped, xg = (np.empty((self.R, self.N), dtype=F) for _ in range(5))
             rows_g, cols_g = np.empty(self.R * self.N, dtype=np.int64), np.empty(self.R * self.N, dtype=np.int64)
             xg_g, xg_x0_g, pk_g, excess_g, hg_g = (np.empty(self.R * self.N, dtype=F) for _ in range(5))
-            ones = np.ones_like(cp) if rxy is None else rxy  # g x 1 and gamma / 2 x 1 x 1 are exact
-            n = nb.choice_prep_tiers(self.a, self.k, self._q, self._oms32, cp, self._g, ones, self.maxxer, x0, inv_x0,
-                                     F(MAX_TOKENS), F(0.5 * e.gamma), ak, pk, m0, m0_capped, xg,
-                                     rows_g, cols_g, xg_g, xg_x0_g, pk_g, excess_g, hg_g)
+            if self.J:
+                ones = np.ones_like(cp) if rxy is None else rxy  # g x 1 and gamma / 2 x 1 x 1 are exact
+                n = nb.choice_prep_tiers(self.a, self.k, self._q, self._oms32, cp, self._g, ones, self.maxxer, x0,
+                                         inv_x0, F(MAX_TOKENS), F(0.5 * e.gamma), ak, pk, m0, m0_capped, xg,
+                                         rows_g, cols_g, xg_g, xg_x0_g, pk_g, excess_g, hg_g)
+            else:
+                n = nb.choice_prep(self.a, self.k, self._oms32, self._c32, self.maxxer, cp, tau, x0, inv_x0,
+                                   F(MAX_TOKENS), ak, pk, m0, m0_capped, xg, rows_g, cols_g, xg_g, xg_x0_g, pk_g, excess_g)
+                hg_g[:n] = F(0.5 * e.gamma)
             gamers = (rows_g[:n], cols_g[:n], xg_g[:n], np.log1p(xg_x0_g[:n]), pk_g[:n], excess_g[:n], hg_g[:n])
         else:
             ak = self.a * self.k * self._q if self.J else self.a * self.k
@@ -645,14 +642,13 @@ class Engine:
                 # on a random mask it costs 15 elementwise operations (branch mispredictions)
                 xg = np.maximum(np.maximum(pk, F(1e-30)) / (np.maximum(gap, zeros) + F(0.0)) - x0, zeros)
         w.m0 = m0
-        if gamers is not None:
-            pass  # listed with the gaming bound
-        elif self.J:
-            excess_cost = g_r - cp
-            half_gamma = F(0.5 * e.gamma) if rxy is None else F(0.5 * e.gamma) * rxy * rxy
-        else:
-            excess_cost = None  # c - tau, taken below for those who may game only
-            half_gamma = F(0.5 * e.gamma)
+        if gamers is None:  # (the kernels list these with the gaming bound)
+            if self.J:
+                excess_cost = g_r - cp
+                half_gamma = F(0.5 * e.gamma) if rxy is None else F(0.5 * e.gamma) * rxy * rxy
+            else:
+                excess_cost = None  # c - tau, taken below for those who may game only
+                half_gamma = F(0.5 * e.gamma)
         cap = None
         for p in active:
             c = p.cap(w)
@@ -742,7 +738,7 @@ class Engine:
         if nb is not None:
             if self.N <= np.getbufsize():  # what the weekly metrics sum, written in place by the kernels
                 slots = _Slots(self.R, self.N)
-            m, x, y = self._logit_pick_fast(U, scn.choice.temperature, menu, xg, slots)
+            m, x, y, x_x0 = self._logit_pick_fast(U, scn.choice.temperature, menu, xg, slots)
         else:
             m = self._logit_pick(utilities, scn.choice.temperature, menu)
             x = np.minimum(m, xg)
@@ -755,13 +751,13 @@ class Engine:
         k_next = None
         if nb is not None and not self.J:  # the same arithmetic as below, in one pass
             v, cost, k_next = (slots.v, slots.cost, slots.k) if slots else (np.empty_like(x) for _ in range(3))
-            nb.outcome(ak, np.log1p(self._x_x0, out=self._x_x0), F(e.shock_sd), self._shocks.next(), F(e.gaming_burden),
+            nb.outcome(ak, np.log1p(x_x0, out=x_x0), F(e.shock_sd), self._shocks.next(), F(e.gaming_burden),
                        self._teammates_sum(y), F(self.price), m, self.k, x, F(lr.rate), F(lr.half_saturation),
                        F(lr.decay), v, cost, k_next)
             metric = w.metric_of(m)
         elif nb is not None:  # with tiers
             v, cost, k_next = (slots.v, slots.cost, slots.k) if slots else (np.empty_like(x) for _ in range(3))
-            nb.outcome_tiers(ak, np.log1p(self._x_x0, out=self._x_x0), F(e.shock_sd), self._shocks.next(),
+            nb.outcome_tiers(ak, np.log1p(x_x0, out=x_x0), F(e.shock_sd), self._shocks.next(),
                              F(e.gaming_burden), self._teammates_sum(y), self.price, self.price_y, x, y, self.k,
                              F(lr.rate), F(lr.half_saturation), F(lr.decay), v, cost, k_next)
             if rxy is not None:
@@ -779,9 +775,8 @@ class Engine:
             else:
                 cost = self.price * m
                 metric = w.metric_of(m)
-        out = WeekOutcome(m, x, y, v, cost, *(slots.zeroed_visible_payouts() if slots else ()))
+        out = WeekOutcome(m, x, y, v, cost, slots)
         out.metric = metric
-        out.slots = slots
 
         # 4. policies update
         for p in active:
@@ -855,14 +850,13 @@ class Engine:
 
     def _logit_pick_fast(self, U: np.ndarray, temperature: float, menu: list[np.ndarray], xg: np.ndarray, slots=None):
         """The kernels' twin of :meth:`_logit_pick` on the utilities stacked as U (K, R, N), which
-        it overwrites; also returns x = min(m, xg) and y = m - x (in ``slots`` if given), and keeps
-        x / x0 for the outcome."""
+        it overwrites; also returns x = min(m, xg), y = m - x (in ``slots`` if given) and x / x0."""
         self.nb.logit_arguments(U, np.float32(1.0 / temperature))
         np.exp(U, out=U)
-        self._x_x0 = np.empty((self.R, self.N), dtype=np.float32)
-        m, x, y = (slots.m, slots.x, slots.y) if slots else (np.empty_like(self._x_x0) for _ in range(3))
-        self.nb.logit_pick(U, self._choice.next(), tuple(menu), xg, np.float32(self.scn.economy.x0), m, x, y, self._x_x0)
-        return m, x, y
+        x_x0 = np.empty((self.R, self.N), dtype=np.float32)
+        m, x, y = (slots.m, slots.x, slots.y) if slots else (np.empty_like(x_x0) for _ in range(3))
+        self.nb.logit_pick(U, self._choice.next(), tuple(menu), xg, np.float32(self.scn.economy.x0), m, x, y, x_x0)
+        return m, x, y, x_x0
 
     def _imitate(self, payoff: np.ndarray) -> None:
         """Fermi pairwise comparison: with probability q, look at one neighbour j and adopt its
@@ -953,7 +947,7 @@ class Engine:
         e, N = self.scn.economy, self.N
         m, x, y, v, cost = out.m, out.x, out.y, out.v, out.cost
         price, pay = self.price, out.visible
-        slots = getattr(out, "slots", None)
+        slots = out.slots
         if slots is not None:
             # the terms stacked so that numpy sums each kind in one call: it sums row by row (each
             # row within one block of its cast buffer), so the sums are those below, bit for bit
