@@ -17,7 +17,9 @@ employees; kernels read it at column 0 then.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 F32 = np.float32
 
@@ -378,32 +380,92 @@ def add_board_status(visible, ranks, n1, top_rank, prize, top_prize):  # pragma:
             o[i] += prize * (rk[i] / n1) + (top_prize if rk[i] >= top_rank else zero)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
-def uniforms_from_raw(raw, out):  # pragma: no cover - compiled
-    """The float32 uniforms numpy's ``Generator.random(dtype=float32)`` makes from the same raw
-    64-bit outputs of the bit generator: each output gives two, from its low 32 bits then its
-    high 32 bits, keeping the top 24 bits of each times 2**-24. raw: (weeks * width / 2,)
-    uint64, one replication's weeks one after another; out: (weeks, width) float32."""
-    W, width = out.shape
+# PCG64 (numpy's default bit generator: a 128-bit LCG with the XSL-RR output), stepped here so
+# that two replications' generators advance together; numpy's random_raw pays a function call
+# per output and runs one dependency chain at a time.
+PCG_MULT_HI, PCG_MULT_LO = np.uint64(2549297995355413924), np.uint64(4865540595714422341)
+
+
+@intrinsic
+def _umulhi(typingctx, a, b):
+    """The high 64 bits of the 128-bit product of two uint64 (one mulx)."""
+    sig = types.uint64(types.uint64, types.uint64)
+
+    def codegen(context, builder, signature, args):
+        i128 = ir.IntType(128)
+        p = builder.mul(builder.zext(args[0], i128), builder.zext(args[1], i128))
+        return builder.trunc(builder.lshr(p, ir.Constant(i128, 64)), ir.IntType(64))
+
+    return sig, codegen
+
+
+@njit(inline="always")
+def _pcg_step(hi, lo, inc_hi, inc_lo):  # pragma: no cover - compiled
+    """One PCG64 step, state = state * multiplier + increment (mod 2**128), and its output
+    rotr64(hi ^ lo, hi >> 58) from the new state, as numpy's pcg64_next64 does."""
+    mhi = _umulhi(lo, PCG_MULT_LO) + hi * PCG_MULT_LO + lo * PCG_MULT_HI
+    mlo = lo * PCG_MULT_LO
+    lo = mlo + inc_lo
+    hi = mhi + inc_hi + (np.uint64(1) if lo < mlo else np.uint64(0))
+    x, rot = hi ^ lo, hi >> np.uint64(58)
+    return hi, lo, (x >> rot) | (x << ((np.uint64(64) - rot) & np.uint64(63)))
+
+
+@njit(inline="always")
+def _put_uniforms(out, r, j, x):  # pragma: no cover - compiled
+    """Raw output number j of replication r as numpy's Generator.random(dtype=float32) uses it:
+    two uniforms, from its low 32 bits then its high 32 bits, the top 24 bits of each times
+    2**-24, at positions 2 j and 2 j + 1 of the replication's weeks laid end to end."""
+    W, R, width = out.shape
     scale = np.float32(1.0 / 16777216.0)
-    low = np.uint64(0xFFFFFFFF)
-    if width % 2 == 0:  # a week is whole raw outputs
-        half = width // 2
-        for w in range(W):
-            o = out[w]
-            base = w * half
-            for k in range(half):
-                x = raw[base + k]
-                o[2 * k] = np.float32((x & low) >> np.uint64(8)) * scale
-                o[2 * k + 1] = np.float32(x >> np.uint64(40)) * scale
-    else:
-        for w in range(W):
-            o = out[w]
-            base = w * width
-            for i in range(width):
-                e = base + i
-                bits = (raw[e >> 1] >> np.uint64((e & 1) * 32)) & low
-                o[i] = np.float32(bits >> np.uint64(8)) * scale
+    e = 2 * j
+    w, c = e // width, e % width
+    out[w, r, c] = np.float32((x & np.uint64(0xFFFFFFFF)) >> np.uint64(8)) * scale
+    c += 1
+    if c == width:
+        w, c = w + 1, 0
+    out[w, r, c] = np.float32(x >> np.uint64(40)) * scale
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def pcg64_uniforms(state, out):  # pragma: no cover - compiled
+    """Fill out (weeks, R, width) float32 with the uniforms numpy's Generator.random(dtype=
+    float32) would draw, replication r's weeks one after another, from PCG64 states (R, 4)
+    uint64 (state high, state low, increment high, increment low), which are advanced. The
+    count weeks * width must be even (whole raw outputs; numpy's spare half-word stays unused)."""
+    W, R, width = out.shape
+    n = W * width // 2
+    r = 0
+    while r < R:  # two replications at a time: two independent dependency chains in flight
+        h0, l0, ih0, il0 = state[r, 0], state[r, 1], state[r, 2], state[r, 3]
+        if r + 1 < R:
+            h1, l1, ih1, il1 = state[r + 1, 0], state[r + 1, 1], state[r + 1, 2], state[r + 1, 3]
+            if width % 2 == 0:  # a week is whole raw outputs
+                half = width // 2
+                scale = np.float32(1.0 / 16777216.0)
+                low, s8, s40 = np.uint64(0xFFFFFFFF), np.uint64(8), np.uint64(40)
+                for w in range(W):
+                    o0, o1 = out[w, r], out[w, r + 1]
+                    for k in range(half):
+                        h0, l0, x0 = _pcg_step(h0, l0, ih0, il0)
+                        h1, l1, x1 = _pcg_step(h1, l1, ih1, il1)
+                        o0[2 * k] = np.float32((x0 & low) >> s8) * scale
+                        o0[2 * k + 1] = np.float32(x0 >> s40) * scale
+                        o1[2 * k] = np.float32((x1 & low) >> s8) * scale
+                        o1[2 * k + 1] = np.float32(x1 >> s40) * scale
+            else:
+                for j in range(n):
+                    h0, l0, x0 = _pcg_step(h0, l0, ih0, il0)
+                    h1, l1, x1 = _pcg_step(h1, l1, ih1, il1)
+                    _put_uniforms(out, r, j, x0)
+                    _put_uniforms(out, r + 1, j, x1)
+            state[r + 1, 0], state[r + 1, 1] = h1, l1
+        else:
+            for j in range(n):
+                h0, l0, x0 = _pcg_step(h0, l0, ih0, il0)
+                _put_uniforms(out, r, j, x0)
+        state[r, 0], state[r, 1] = h0, l0
+        r += 2
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -430,6 +492,9 @@ def record_terms(x, y, ak, price, x0, pay, maxxer, tier, tier_y, waste, pay_maxx
             count += mr[i]
         n_max[r] = count
     members[:] = 0
+    if J == 1:  # one tier: everybody is on it (and counting through memory is a serial chain)
+        members[:] = R * N
+        return
     for r in range(R):
         tr, tyr = tier[r], tier_y[r]
         for i in range(N):

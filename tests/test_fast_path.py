@@ -78,9 +78,10 @@ def test_any_valid_scenario_is_bit_identical_on_both_paths(scn):
 
 @pytest.mark.parametrize("width", [1, 2, 3, 1000, 1001])
 @pytest.mark.parametrize("normal", [False, True])
-def test_raw_uniforms_equal_generator_random(width, normal):
-    """The kernels' uniforms from raw bit-generator output are Generator.random's, bit for bit."""
-    reps = [0, 3, 7]
+@pytest.mark.parametrize("reps", [[0, 3, 7], [5], [0, 1, 2, 9]])
+def test_raw_uniforms_equal_generator_random(width, normal, reps):
+    """The kernels' PCG64 and uniforms are Generator.random's, bit for bit, for odd and even
+    batch sizes (the kernel steps replications in pairs)."""
     a = Stream(11, reps, SHOCKS, width, normal=normal)
     b = Stream(11, reps, SHOCKS, width, normal=normal, nb=_fast.kernels())
     for _ in range(3 * BLOCK_WEEKS + 1):
