@@ -434,38 +434,36 @@ def pcg64_uniforms(state, out):  # pragma: no cover - compiled
     uint64 (state high, state low, increment high, increment low), which are advanced. The
     count weeks * width must be even (whole raw outputs; numpy's spare half-word stays unused)."""
     W, R, width = out.shape
-    n = W * width // 2
-    r = 0
-    while r < R:  # two replications at a time: two independent dependency chains in flight
+    n, half = W * width // 2, width // 2
+    scale = np.float32(1.0 / 16777216.0)
+    low, s8, s40 = np.uint64(0xFFFFFFFF), np.uint64(8), np.uint64(40)
+    for r in range(0, R - 1, 2):  # two replications at a time: two dependency chains in flight
         h0, l0, ih0, il0 = state[r, 0], state[r, 1], state[r, 2], state[r, 3]
-        if r + 1 < R:
-            h1, l1, ih1, il1 = state[r + 1, 0], state[r + 1, 1], state[r + 1, 2], state[r + 1, 3]
-            if width % 2 == 0:  # a week is whole raw outputs
-                half = width // 2
-                scale = np.float32(1.0 / 16777216.0)
-                low, s8, s40 = np.uint64(0xFFFFFFFF), np.uint64(8), np.uint64(40)
-                for w in range(W):
-                    o0, o1 = out[w, r], out[w, r + 1]
-                    for k in range(half):
-                        h0, l0, x0 = _pcg_step(h0, l0, ih0, il0)
-                        h1, l1, x1 = _pcg_step(h1, l1, ih1, il1)
-                        o0[2 * k] = np.float32((x0 & low) >> s8) * scale
-                        o0[2 * k + 1] = np.float32(x0 >> s40) * scale
-                        o1[2 * k] = np.float32((x1 & low) >> s8) * scale
-                        o1[2 * k + 1] = np.float32(x1 >> s40) * scale
-            else:
-                for j in range(n):
+        h1, l1, ih1, il1 = state[r + 1, 0], state[r + 1, 1], state[r + 1, 2], state[r + 1, 3]
+        if width % 2 == 0:  # a week is whole raw outputs
+            for w in range(W):
+                o0, o1 = out[w, r], out[w, r + 1]
+                for k in range(half):
                     h0, l0, x0 = _pcg_step(h0, l0, ih0, il0)
                     h1, l1, x1 = _pcg_step(h1, l1, ih1, il1)
-                    _put_uniforms(out, r, j, x0)
-                    _put_uniforms(out, r + 1, j, x1)
-            state[r + 1, 0], state[r + 1, 1] = h1, l1
+                    o0[2 * k] = np.float32((x0 & low) >> s8) * scale
+                    o0[2 * k + 1] = np.float32(x0 >> s40) * scale
+                    o1[2 * k] = np.float32((x1 & low) >> s8) * scale
+                    o1[2 * k + 1] = np.float32(x1 >> s40) * scale
         else:
             for j in range(n):
                 h0, l0, x0 = _pcg_step(h0, l0, ih0, il0)
+                h1, l1, x1 = _pcg_step(h1, l1, ih1, il1)
                 _put_uniforms(out, r, j, x0)
+                _put_uniforms(out, r + 1, j, x1)
+        state[r, 0], state[r, 1], state[r + 1, 0], state[r + 1, 1] = h0, l0, h1, l1
+    if R % 2:  # the last one alone
+        r = R - 1
+        h0, l0, ih0, il0 = state[r, 0], state[r, 1], state[r, 2], state[r, 3]
+        for j in range(n):
+            h0, l0, x0 = _pcg_step(h0, l0, ih0, il0)
+            _put_uniforms(out, r, j, x0)
         state[r, 0], state[r, 1] = h0, l0
-        r += 2
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
