@@ -293,15 +293,29 @@ def teammates_sum(y, ts, out):  # pragma: no cover - compiled
     """Teammates' sums of y for equal teams of ts <= 8 columns, in the order of the engine's
     numpy ``_teammates_sum`` (the first member plus the others added in turn, less one's own)."""
     R, N = y.shape
-    for r in range(R):
+    if ts == 8:  # the default size, unrolled (a loop of runtime length does not vectorise)
+        for r in range(R):
+            yr, o = y[r], out[r]
+            for t0 in range(0, N, 8):
+                rest = (((((yr[t0 + 1] + yr[t0 + 2]) + yr[t0 + 3]) + yr[t0 + 4]) + yr[t0 + 5]) + yr[t0 + 6]) + yr[t0 + 7]
+                team = yr[t0] + rest
+                for j in range(8):
+                    o[t0 + j] = team - yr[t0 + j]
+        return
+    nt = N // ts
+    team = np.empty(nt, dtype=np.float32)
+    for r in range(R):  # member by member across the row's teams
         yr, o = y[r], out[r]
-        for t0 in range(0, N, ts):
-            rest = yr[t0 + 1]
-            for j in range(2, ts):
-                rest = rest + yr[t0 + j]
-            team = yr[t0] + rest
+        for t in range(nt):
+            team[t] = yr[t * ts + 1] if ts > 1 else np.float32(0.0)
+        for j in range(2, ts):
+            for t in range(nt):
+                team[t] = team[t] + yr[t * ts + j]
+        for t in range(nt):
+            team[t] = yr[t * ts] + team[t]
+        for t in range(nt):
             for j in range(ts):
-                o[t0 + j] = team - yr[t0 + j]
+                o[t * ts + j] = team[t] - yr[t * ts + j]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

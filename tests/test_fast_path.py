@@ -50,6 +50,8 @@ def test_every_shipped_scenario_is_bit_identical_on_both_paths(name):
     ["network.kind=well_mixed"],
     ["network.team_size=1", "network.cross_links=0"],  # nobody has a neighbour: nobody revises
     ["network.team_size=5", "network.cross_links=0"],  # some teams smaller (150 = 30 x 5) and isolated none
+    ["employees=160"],  # the default teams of 8 dividing N: the teammates' sums unrolled
+    ["network.team_size=3"],  # other equal teams of at most 8: the teammates' sums member by member
     ["network.team_size=7"],  # teams that do not divide N: numpy's reduceat for the teammates' sums
     ["network.team_size=12"],  # teams above 8: reduceat too
     ["imitation.mutation=0.05"],
