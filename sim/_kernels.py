@@ -503,10 +503,10 @@ def record_terms(x, y, ak, price, x0, pay, maxxer, tier, tier_y, waste, pay_maxx
             pmr[i] = pr[i] * (one if mr[i] else zero)
             count += mr[i]
         n_max[r] = count
-    members[:] = 0
-    if J == 1:  # one tier: everybody is on it (and counting through memory is a serial chain)
+    if J <= 1:  # no tiers, or one: nothing to count (counting through memory is a serial chain)
         members[:] = R * N
         return
+    members[:] = 0
     for r in range(R):
         tr, tyr = tier[r], tier_y[r]
         for i in range(N):
