@@ -269,13 +269,21 @@ def choice_prep(a, k, oms, c, maxxer, cp, tau, x0, inv_x0, max_tokens, ak, pk, m
     return n
 
 
+@njit(inline="always")
+def _next_skill(k, x, rate, half_sat, decay):  # pragma: no cover - compiled
+    """Next week's skill, clip(k + rate (1 - k) x / (x + h) - decay k, 0, 1)."""
+    one, zero = np.float32(1.0), np.float32(0.0)
+    q = k + rate * (one - k) * x / (x + half_sat) - decay * k
+    return min(max(q, zero), one)
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def outcome(ak, log_x, shock_sd, normals, burden_rate, mates_y, price, m, k, x, rate, half_sat, decay,
             v, cost, k_next):  # pragma: no cover - compiled
     """Without tiers: v = ak ln(1 + x / x0) (1 + sd z) - burden x mates' y (log_x = ln(1 + x / x0)),
     cost = price m, and next week's skill k' = clip(k + rate (1 - k) x / (x + h) - decay k, 0, 1)."""
     R, N = ak.shape
-    one, zero = np.float32(1.0), np.float32(0.0)
+    one = np.float32(1.0)
     for r in range(R):
         akr, lr_, zr, yr, mr, kr, xr = ak[r], log_x[r], normals[r], mates_y[r], m[r], k[r], x[r]
         vr, cr, kn = v[r], cost[r], k_next[r]
@@ -283,9 +291,7 @@ def outcome(ak, log_x, shock_sd, normals, burden_rate, mates_y, price, m, k, x, 
             shock = one + shock_sd * zr[i]
             vr[i] = akr[i] * lr_[i] * shock - burden_rate * yr[i]
             cr[i] = price * mr[i]
-            kk = kr[i]
-            q = kk + rate * (one - kk) * xr[i] / (xr[i] + half_sat) - decay * kk
-            kn[i] = min(max(q, zero), one)
+            kn[i] = _next_skill(kr[i], xr[i], rate, half_sat, decay)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -426,19 +432,26 @@ def _pcg_step(hi, lo, inc_hi, inc_lo):  # pragma: no cover - compiled
 
 
 @njit(inline="always")
-def _put_uniforms(out, r, j, x):  # pragma: no cover - compiled
-    """Raw output number j of replication r as numpy's Generator.random(dtype=float32) uses it:
-    two uniforms, from its low 32 bits then its high 32 bits, the top 24 bits of each times
-    2**-24, at positions 2 j and 2 j + 1 of the replication's weeks laid end to end."""
-    W, R, width = out.shape
+def _uniforms_of(x):  # pragma: no cover - compiled
+    """The two uniforms numpy's Generator.random(dtype=float32) makes of raw output x: from its
+    low 32 bits, then its high 32 bits, the top 24 bits of each times 2**-24."""
     scale = np.float32(1.0 / 16777216.0)
+    return np.float32((x & np.uint64(0xFFFFFFFF)) >> np.uint64(8)) * scale, np.float32(x >> np.uint64(40)) * scale
+
+
+@njit(inline="always")
+def _put_uniforms(out, r, j, x):  # pragma: no cover - compiled
+    """Raw output number j of replication r's two uniforms, at positions 2 j and 2 j + 1 of the
+    replication's weeks laid end to end in out (weeks, R, width)."""
+    W, R, width = out.shape
     e = 2 * j
     w, c = e // width, e % width
-    out[w, r, c] = np.float32((x & np.uint64(0xFFFFFFFF)) >> np.uint64(8)) * scale
+    u0, u1 = _uniforms_of(x)
+    out[w, r, c] = u0
     c += 1
     if c == width:
         w, c = w + 1, 0
-    out[w, r, c] = np.float32(x >> np.uint64(40)) * scale
+    out[w, r, c] = u1
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -449,8 +462,6 @@ def pcg64_uniforms(state, out):  # pragma: no cover - compiled
     count weeks * width must be even (whole raw outputs; numpy's spare half-word stays unused)."""
     W, R, width = out.shape
     n, half = W * width // 2, width // 2
-    scale = np.float32(1.0 / 16777216.0)
-    low, s8, s40 = np.uint64(0xFFFFFFFF), np.uint64(8), np.uint64(40)
     for r in range(0, R - 1, 2):  # two replications at a time: two dependency chains in flight
         h0, l0, ih0, il0 = state[r, 0], state[r, 1], state[r, 2], state[r, 3]
         h1, l1, ih1, il1 = state[r + 1, 0], state[r + 1, 1], state[r + 1, 2], state[r + 1, 3]
@@ -460,10 +471,8 @@ def pcg64_uniforms(state, out):  # pragma: no cover - compiled
                 for k in range(half):
                     h0, l0, x0 = _pcg_step(h0, l0, ih0, il0)
                     h1, l1, x1 = _pcg_step(h1, l1, ih1, il1)
-                    o0[2 * k] = np.float32((x0 & low) >> s8) * scale
-                    o0[2 * k + 1] = np.float32(x0 >> s40) * scale
-                    o1[2 * k] = np.float32((x1 & low) >> s8) * scale
-                    o1[2 * k + 1] = np.float32(x1 >> s40) * scale
+                    o0[2 * k], o0[2 * k + 1] = _uniforms_of(x0)
+                    o1[2 * k], o1[2 * k + 1] = _uniforms_of(x1)
         else:
             for j in range(n):
                 h0, l0, x0 = _pcg_step(h0, l0, ih0, il0)
@@ -567,7 +576,7 @@ def outcome_tiers(ak, log_x, shock_sd, normals, burden_rate, mates_y, px, py, x,
                   v, cost, k_next):  # pragma: no cover - compiled
     """:func:`outcome` with model tiers: productive tokens cost px, gaming tokens py each."""
     R, N = ak.shape
-    one, zero = np.float32(1.0), np.float32(0.0)
+    one = np.float32(1.0)
     for r in range(R):
         akr, lr_, zr, myr, pxr, pyr, xr, yr, kr = ak[r], log_x[r], normals[r], mates_y[r], px[r], py[r], x[r], y[r], k[r]
         vr, cr, kn = v[r], cost[r], k_next[r]
@@ -575,9 +584,7 @@ def outcome_tiers(ak, log_x, shock_sd, normals, burden_rate, mates_y, px, py, x,
             shock = one + shock_sd * zr[i]
             vr[i] = akr[i] * lr_[i] * shock - burden_rate * myr[i]
             cr[i] = pxr[i] * xr[i] + pyr[i] * yr[i]
-            kk = kr[i]
-            q = kk + rate * (one - kk) * xr[i] / (xr[i] + half_sat) - decay * kk
-            kn[i] = min(max(q, zero), one)
+            kn[i] = _next_skill(kr[i], xr[i], rate, half_sat, decay)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

@@ -749,14 +749,14 @@ class Engine:
         # 3. outcome
         lr = scn.learning
         k_next = None
-        if nb is not None and not self.J:  # the same arithmetic as below, in one pass
+        if nb is not None:  # the kernels write value, cost and next week's skill (into the slots, if any)
             v, cost, k_next = (slots.v, slots.cost, slots.k) if slots else (np.empty_like(x) for _ in range(3))
+        if nb is not None and not self.J:  # the same arithmetic as below, in one pass
             nb.outcome(ak, np.log1p(x_x0, out=x_x0), F(e.shock_sd), self._shocks.next(), F(e.gaming_burden),
                        self._teammates_sum(y), F(self.price), m, self.k, x, F(lr.rate), F(lr.half_saturation),
                        F(lr.decay), v, cost, k_next)
             metric = w.metric_of(m)
         elif nb is not None:  # with tiers
-            v, cost, k_next = (slots.v, slots.cost, slots.k) if slots else (np.empty_like(x) for _ in range(3))
             nb.outcome_tiers(ak, np.log1p(x_x0, out=x_x0), F(e.shock_sd), self._shocks.next(),
                              F(e.gaming_burden), self._teammates_sum(y), self.price, self.price_y, x, y, self.k,
                              F(lr.rate), F(lr.half_saturation), F(lr.decay), v, cost, k_next)
