@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -219,6 +220,34 @@ class _Slots:
             slot = getattr(self, name)
             if a is not slot:
                 np.copyto(slot, a)
+
+
+class _WeekSums(NamedTuple):
+    """One recorded week: the sums and values the weekly metrics are derived from (per
+    replication unless noted; None where the scenario has no such policy or tiers)."""
+
+    tot_m: Any
+    tot_y: Any
+    tot_cost: Any
+    tot_v: Any
+    waste: Any
+    x_sum: Any
+    overhead: Any
+    payouts: Any
+    n_max: Any
+    rho: Any  # the three rank sums, or None for N <= 2
+    mean_skill: Any
+    cutoff: Any
+    util: Any
+    audits: Any
+    detections: Any
+    throttled: Any
+    pay_maxxer: Any
+    pay_sum: Any
+    tau: float
+    list_price: float
+    tier_tok: list
+    tier_prices: list | None
 
 
 class WeekOutcome:
@@ -991,18 +1020,19 @@ class Engine:
         else:
             list_price = self.price
         # the metrics are elementwise in these, so they are derived for many weeks at once
-        self._weeks.append((tot_m, tot_y, tot_cost, tot_v, waste, x_sum, out.overhead, payouts, n_max, rho,
-                            mean_skill, pub.quantile(0.9)[:, 0].copy(), util, out.audits, out.detections, throttled,
-                            pm, pay_sum, self.tau, list_price, tier_tok, list(self.tier_prices) if self.J else None))
+        self._weeks.append(_WeekSums(tot_m, tot_y, tot_cost, tot_v, waste, x_sum, out.overhead, payouts, n_max, rho,
+                                     mean_skill, pub.quantile(0.9)[:, 0].copy(), util, out.audits, out.detections,
+                                     throttled, pm, pay_sum, self.tau, list_price, tier_tok,
+                                     list(self.tier_prices) if self.J else None))
 
     def _derive(self) -> None:
         """Turn the recorded weeks' sums into the weekly metrics (the same numbers as week by week)."""
         h, N, t0, t1 = self._history, self.N, self._derived, len(self._weeks)
-        cols = list(zip(*self._weeks[t0:t1]))
-        stack = lambda k: np.stack(cols[k])  # noqa: E731  (weeks, R)
-        tot_m, tot_y, tot_cost, tot_v, waste, x_sum, overhead, payouts, n_max = (stack(k) for k in range(9))
-        pm, pay_sum = stack(16), stack(17)
-        tau = np.array(cols[18], dtype=np.float64)[:, None]
+        c = _WeekSums(*zip(*self._weeks[t0:t1]))  # each field: its values over these weeks
+        tot_m, tot_y, tot_cost, tot_v, waste, x_sum, overhead, payouts, n_max, pm, pay_sum = (
+            np.stack(v) for v in (c.tot_m, c.tot_y, c.tot_cost, c.tot_v, c.waste, c.x_sum, c.overhead, c.payouts,
+                                  c.n_max, c.pay_maxxer, c.pay_sum))  # (weeks, R)
+        tau = np.array(c.tau, dtype=np.float64)[:, None]
         w = slice(t0, t1)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             h["tokens_per_employee"][w] = tot_m / N
@@ -1017,21 +1047,21 @@ class Engine:
             h["gaming_share"][w] = np.where(tot_m > 0, tot_y / np.where(tot_m > 0, tot_m, 1.0), 0.0)
             h["waste_share"][w] = np.where(tot_m > 0, waste / np.where(tot_m > 0, tot_m, 1.0), 0.0)
             h["maxxer_share"][w] = n_max / N
-            h["goodhart_rho"][w] = np.nan if cols[9][0] is None else _rho(*(np.stack(c) for c in zip(*cols[9])))
-            h["mean_skill"][w] = stack(10)
-            h["cutoff"][w] = stack(11)
-            h["budget_utilisation"][w] = 0.0 if cols[12][0] is None else stack(12)
-            h["audits_per_employee"][w] = stack(13) / N
-            h["penalty_rate"][w] = stack(14) / N
-            h["throttled_share"][w] = 0.0 if cols[15][0] is None else stack(15)
+            h["goodhart_rho"][w] = np.nan if c.rho[0] is None else _rho(*(np.stack(v) for v in zip(*c.rho)))
+            h["mean_skill"][w] = np.stack(c.mean_skill)
+            h["cutoff"][w] = np.stack(c.cutoff)
+            h["budget_utilisation"][w] = 0.0 if c.util[0] is None else np.stack(c.util)
+            h["audits_per_employee"][w] = np.stack(c.audits) / N
+            h["penalty_rate"][w] = np.stack(c.detections) / N
+            h["throttled_share"][w] = 0.0 if c.throttled[0] is None else np.stack(c.throttled)
             h["payoff_maxxer"][w] = np.where(n_max > 0, pm / np.maximum(n_max, 1), np.nan)
             h["payoff_honest"][w] = np.where(n_max < N, (pay_sum - pm) / np.maximum(N - n_max, 1), np.nan)
             for j, name in enumerate(self.tier_names):
-                tok = np.stack([week[j] for week in cols[20]])
-                price = np.array([week[j] for week in cols[21]])[:, None]
+                tok = np.stack([week[j] for week in c.tier_tok])
+                price = np.array([week[j] for week in c.tier_prices])[:, None]
                 h[f"tokens_per_employee[{name}]"][w] = tok / N
                 h[f"spend_per_employee[{name}]"][w] = tok * price / N
-            h["list_price"][w] = np.array(cols[19], dtype=np.float64)[:, None]
+            h["list_price"][w] = np.array(c.list_price, dtype=np.float64)[:, None]
         self._derived = t1
 
     def run(self, progress=None) -> dict[str, np.ndarray]:
