@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
+from numba.core import cgutils
 from numba.extending import intrinsic
 
 F32 = np.float32
@@ -672,3 +673,114 @@ def box_muller_finish(log_a, cos_b, sin_b, out):  # pragma: no cover - compiled
             radius = np.sqrt(m2 * la[i])
             o[i] = radius * c[i]
             o[half + i] = radius * s[i]
+
+
+# numpy's pairwise sum, as its reductions run it (numpy/_core/src/umath/loops_utils.h.src): a
+# row of n <= 128 sums in 8 accumulators (r[j] += a[i + j], i in steps of 8), then
+# ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7)), then the n % 8 left one by one; n < 8
+# from -0 one by one; a longer row is split at n / 2 rounded down to a multiple of 8 and the
+# halves' sums added. A reduction adds the row's sum to its +0 start. The 8 accumulators are
+# one vector here, and four rows run together, so that four chains of additions overlap.
+def pairwise_plan(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """numpy's pairwise tree for rows of n: the leaves (start, length) in order, and a
+    post-order program for :func:`row_sums` (k >= 0: push leaf k's sum; -1: add the top two)."""
+    leaves, prog, todo = [], [], [(0, n, False)]
+    while todo:  # post-order without recursion: (start, length, children done)
+        lo, m, done = todo.pop()
+        if m <= 128:
+            prog.append(len(leaves))
+            leaves.append((lo, m))
+        elif done:
+            prog.append(-1)
+        else:
+            m2 = m // 2 - (m // 2) % 8
+            todo += [(lo, m, True), (lo + m2, m - m2, False), (lo, m2, False)]
+    return np.array(leaves, dtype=np.int64).reshape(-1, 2), np.array(prog, dtype=np.int64)
+
+
+@intrinsic
+def _pairwise_blocks4(typingctx, a, rows, lo, n, zero):
+    """numpy's 8-accumulator block sum of a[rows[q], lo:lo + n - n % 8] for q = 0..3 (8 <= n),
+    the float32 values widened to zero's type; returns the four sums (the caller adds the tail)."""
+    acc_type = zero
+    sig = types.UniTuple(acc_type, 4)(a, rows, types.int64, types.int64, zero)
+
+    def codegen(context, builder, signature, args):
+        ary = context.make_array(signature.args[0])(context, builder, args[0])
+        width = cgutils.unpack_tuple(builder, ary.shape, 2)[1]
+        rows = cgutils.unpack_tuple(builder, args[1], 4)
+        lo, n = args[2], args[3]
+        i64 = ir.IntType(64)
+        acc = context.get_value_type(acc_type)
+        vin, vacc = ir.VectorType(ir.FloatType(), 8), ir.VectorType(acc, 8)
+        starts = [builder.gep(ary.data, [builder.add(builder.mul(r, width), lo)]) for r in rows]
+
+        def load(start, i):
+            v = builder.load(builder.bitcast(builder.gep(start, [i]), vin.as_pointer()), align=4)
+            return v if acc == ir.FloatType() else builder.fpext(v, vacc)
+
+        first = [load(s, ir.Constant(i64, 0)) for s in starts]
+        end = builder.and_(n, ir.Constant(i64, -8))
+        entry, fn = builder.block, builder.function
+        check, body, done = (fn.append_basic_block(f"pairwise.{s}") for s in ("check", "body", "done"))
+        builder.branch(check)
+        builder.position_at_end(check)
+        i = builder.phi(i64)
+        accs = [builder.phi(vacc) for _ in starts]
+        i.add_incoming(ir.Constant(i64, 8), entry)
+        for phi, v in zip(accs, first):
+            phi.add_incoming(v, entry)
+        builder.cbranch(builder.icmp_signed("<", i, end), body, done)
+        builder.position_at_end(body)
+        nexts = [builder.fadd(phi, load(s, i)) for phi, s in zip(accs, starts)]
+        i.add_incoming(builder.add(i, ir.Constant(i64, 8)), body)
+        for phi, v in zip(accs, nexts):
+            phi.add_incoming(v, body)
+        builder.branch(check)
+        builder.position_at_end(done)
+        sums = []
+        for phi in accs:
+            r = [builder.extract_element(phi, ir.Constant(ir.IntType(32), k)) for k in range(8)]
+            sums.append(builder.fadd(builder.fadd(builder.fadd(r[0], r[1]), builder.fadd(r[2], r[3])),
+                                     builder.fadd(builder.fadd(r[4], r[5]), builder.fadd(r[6], r[7]))))
+        return context.make_tuple(builder, signature.return_type, sums)
+
+    return sig, codegen
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def row_sums(a, leaves, prog, zero, out):  # pragma: no cover - compiled
+    """out[q] = a[q].sum(dtype=type(zero)) bit for bit as numpy sums it, for each row of a (M, N)
+    float32 (C-contiguous), with (leaves, prog) = pairwise_plan(N). zero: +0 of the float32 or
+    float64 accumulator. A float64 sum matches numpy's only for N <= np.getbufsize(): numpy
+    casts longer rows block by block."""
+    M, N = a.shape
+    stack = np.empty((prog.shape[0], 4), dtype=out.dtype)
+    for g in range(0, M, 4):  # four rows at a time; past the last row, the last row again
+        rows = (g, min(g + 1, M - 1), min(g + 2, M - 1), min(g + 3, M - 1))
+        sp = 0
+        for op in prog:
+            if op < 0:
+                for q in range(4):
+                    stack[sp - 2, q] = stack[sp - 2, q] + stack[sp - 1, q]
+                sp -= 1
+                continue
+            lo, n = leaves[op, 0], leaves[op, 1]
+            if n >= 8:
+                s = _pairwise_blocks4(a, rows, lo, n, zero)
+                for q in range(4):
+                    stack[sp, q] = s[q]
+                start = lo + (n & -8)
+            else:
+                for q in range(4):
+                    stack[sp, q] = -zero
+                start = lo
+            for q in range(4):
+                row = a[rows[q]]
+                t = stack[sp, q]
+                for i in range(start, lo + n):
+                    t += row[i]
+                stack[sp, q] = t
+            sp += 1
+        for q in range(min(4, M - g)):
+            out[g + q] = zero + stack[0, q]
