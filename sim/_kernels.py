@@ -16,6 +16,8 @@ employees; kernels read it at column 0 then.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
@@ -532,17 +534,26 @@ def record_terms(x, y, ak, price, x0, pay, maxxer, tier, tier_y, waste, pay_maxx
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def rank_products(ra, rb, centre, out):  # pragma: no cover - compiled
-    """out = (da * da, db * db, da * db) with da = ra - centre, db = rb - centre; out (3, R, N)."""
+def rank_sums(ra, rb, centre, leaves, prog, out):  # pragma: no cover - compiled
+    """out (3, R) = the float32 sums of da * da, db * db and da * db over each row, with
+    da = ra - centre, db = rb - centre: numpy's pairwise sums (:func:`row_sums`) of the
+    products, made a row at a time so that they are summed while in cache."""
     R, N = ra.shape
+    zero = np.float32(0.0)
+    terms = np.empty((3, N), dtype=np.float32)
+    stack = np.empty((prog.shape[0], 4), dtype=np.float32)
+    aa, bb, ab = terms[0], terms[1], terms[2]
     for r in range(R):
-        a, b, aa, bb, ab = ra[r], rb[r], out[0, r], out[1, r], out[2, r]
+        a, b = ra[r], rb[r]
         for i in range(N):
             da = a[i] - centre
             db = b[i] - centre
             aa[i] = da * da
             bb[i] = db * db
             ab[i] = da * db
+        s = _sum_rows4(terms, (0, 1, 2, 2), leaves, prog, zero, stack)
+        for q in range(3):
+            out[q, r] = zero + s[q]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -681,9 +692,11 @@ def box_muller_finish(log_a, cos_b, sin_b, out):  # pragma: no cover - compiled
 # from -0 one by one; a longer row is split at n / 2 rounded down to a multiple of 8 and the
 # halves' sums added. A reduction adds the row's sum to its +0 start. The 8 accumulators are
 # one vector here, and four rows run together, so that four chains of additions overlap.
+@functools.lru_cache(maxsize=64)
 def pairwise_plan(n: int) -> tuple[np.ndarray, np.ndarray]:
     """numpy's pairwise tree for rows of n: the leaves (start, length) in order, and a
-    post-order program for :func:`row_sums` (k >= 0: push leaf k's sum; -1: add the top two)."""
+    post-order program for :func:`row_sums` (k >= 0: push leaf k's sum; -1: add the top two).
+    Both read-only (they are shared)."""
     leaves, prog, todo = [], [], [(0, n, False)]
     while todo:  # post-order without recursion: (start, length, children done)
         lo, m, done = todo.pop()
@@ -695,7 +708,10 @@ def pairwise_plan(n: int) -> tuple[np.ndarray, np.ndarray]:
         else:
             m2 = m // 2 - (m // 2) % 8
             todo += [(lo, m, True), (lo + m2, m - m2, False), (lo, m2, False)]
-    return np.array(leaves, dtype=np.int64).reshape(-1, 2), np.array(prog, dtype=np.int64)
+    plan = np.array(leaves, dtype=np.int64).reshape(-1, 2), np.array(prog, dtype=np.int64)
+    for a in plan:
+        a.flags.writeable = False
+    return plan
 
 
 @intrinsic
@@ -748,6 +764,38 @@ def _pairwise_blocks4(typingctx, a, rows, lo, n, zero):
     return sig, codegen
 
 
+@njit(inline="always")
+def _sum_rows4(a, rows, leaves, prog, zero, stack):  # pragma: no cover - compiled
+    """numpy's pairwise sums of four rows of a (M, N) float32 (rows: four row indices, repeats
+    allowed), accumulated in zero's type, through stack (len(prog), 4); without the reduction's
+    +0 start."""
+    sp = 0
+    for op in prog:
+        if op < 0:
+            for q in range(4):
+                stack[sp - 2, q] = stack[sp - 2, q] + stack[sp - 1, q]
+            sp -= 1
+            continue
+        lo, n = leaves[op, 0], leaves[op, 1]
+        if n >= 8:
+            s = _pairwise_blocks4(a, rows, lo, n, zero)
+            for q in range(4):
+                stack[sp, q] = s[q]
+            start = lo + (n & -8)
+        else:
+            for q in range(4):
+                stack[sp, q] = -zero
+            start = lo
+        for q in range(4):
+            row = a[rows[q]]
+            t = stack[sp, q]
+            for i in range(start, lo + n):
+                t += row[i]
+            stack[sp, q] = t
+        sp += 1
+    return stack[0, 0], stack[0, 1], stack[0, 2], stack[0, 3]
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def row_sums(a, leaves, prog, zero, out):  # pragma: no cover - compiled
     """out[q] = a[q].sum(dtype=type(zero)) bit for bit as numpy sums it, for each row of a (M, N)
@@ -758,29 +806,6 @@ def row_sums(a, leaves, prog, zero, out):  # pragma: no cover - compiled
     stack = np.empty((prog.shape[0], 4), dtype=out.dtype)
     for g in range(0, M, 4):  # four rows at a time; past the last row, the last row again
         rows = (g, min(g + 1, M - 1), min(g + 2, M - 1), min(g + 3, M - 1))
-        sp = 0
-        for op in prog:
-            if op < 0:
-                for q in range(4):
-                    stack[sp - 2, q] = stack[sp - 2, q] + stack[sp - 1, q]
-                sp -= 1
-                continue
-            lo, n = leaves[op, 0], leaves[op, 1]
-            if n >= 8:
-                s = _pairwise_blocks4(a, rows, lo, n, zero)
-                for q in range(4):
-                    stack[sp, q] = s[q]
-                start = lo + (n & -8)
-            else:
-                for q in range(4):
-                    stack[sp, q] = -zero
-                start = lo
-            for q in range(4):
-                row = a[rows[q]]
-                t = stack[sp, q]
-                for i in range(start, lo + n):
-                    t += row[i]
-                stack[sp, q] = t
-            sp += 1
+        s = _sum_rows4(a, rows, leaves, prog, zero, stack)
         for q in range(min(4, M - g)):
-            out[g + q] = zero + stack[0, q]
+            out[g + q] = zero + s[q]

@@ -139,13 +139,12 @@ def rank_correlation(ra: np.ndarray, rb: np.ndarray, nb=None) -> np.ndarray:
 def _rank_sums(ra: np.ndarray, rb: np.ndarray, nb=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per row, the sums of (ra - c)^2, (rb - c)^2 and (ra - c)(rb - c), float32, with c the mean
     rank (N - 1) / 2 (tie-averaged ranks 0..N-1 always have it). ``nb``: the numba kernels, which
-    make the three products in one pass (numpy sums them either way)."""
+    make the three products and their sums in one pass, as numpy sums them)."""
     centre = np.float32((ra.shape[1] - 1) / 2.0)
     if nb is not None:
-        products = np.empty((3,) + ra.shape, dtype=np.float32)
-        nb.rank_products(ra, rb, centre, products)
-        aa, bb, ab = products.sum(axis=2)  # the same float32 sums as below, row by row
-        return aa, bb, ab
+        sums = np.empty((3, ra.shape[0]), dtype=np.float32)
+        nb.rank_sums(ra, rb, centre, *nb.pairwise_plan(ra.shape[1]), sums)  # the same float32 sums as below
+        return sums[0], sums[1], sums[2]
     da = ra - centre
     db = rb - centre
     return (da * da).sum(axis=1), (db * db).sum(axis=1), (da * db).sum(axis=1)
@@ -214,11 +213,12 @@ class _Slots:
         self.m, self.y, self.cost, self.v, self.waste, self.x = S
         self.payouts, self.visible, self.pay_maxxer, self.k = P
 
-    def sums(self, nb, plan: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    def sums(self, nb) -> tuple[np.ndarray, np.ndarray]:
         """Each row's sum, S's in float64 and P's in float32, as numpy's ``S.sum(axis=2,
         dtype=np.float64)`` and ``P.sum(axis=2)`` (bit for bit; rows of N <= np.getbufsize()),
-        by the kernels' pairwise sums; plan: ``nb.pairwise_plan(N)``."""
+        by the kernels' pairwise sums."""
         K, R, N = self.S.shape
+        plan = nb.pairwise_plan(N)
         s64, p32 = np.empty((K, R)), np.empty((self.P.shape[0], R), dtype=np.float32)
         nb.row_sums(self.S.reshape(K * R, N), *plan, np.float64(0.0), s64.reshape(-1))
         nb.row_sums(self.P.reshape(-1, N), *plan, np.float32(0.0), p32.reshape(-1))
@@ -377,7 +377,6 @@ class Engine:
         self._shocks = Stream(self.seed, self.reps, SHOCKS, N, normal=True, nb=nb)
         self._choice = Stream(self.seed, self.reps, CHOICE, N, nb=nb)
         self._imitation = Stream(self.seed, self.reps, IMITATION, 2 * N, nb=nb)
-        self._plan = nb.pairwise_plan(N) if nb is not None else None  # numpy's pairwise tree for rows of N
         self._mutation = Stream(self.seed, self.reps, MUTATION, N, nb=nb) if scn.imitation.mutation > 0 else None
         self._policy_streams = {
             p.id: (
@@ -998,7 +997,7 @@ class Engine:
             prices = price if np.ndim(price) else np.full((self.R, 1), price, dtype=np.float32)
             self.nb.record_terms(x, y, ak, prices, np.float32(e.x0), pay, self.maxxer, self.tier,
                                  self.tier_y if J else self.tier, slots.waste, slots.pay_maxxer, T32, n_max, members)
-            (tot_m, tot_y, tot_cost, tot_v, waste, x_sum), (payouts, pay_sum, pm, k_sum) = slots.sums(self.nb, self._plan)
+            (tot_m, tot_y, tot_cost, tot_v, waste, x_sum), (payouts, pay_sum, pm, k_sum) = slots.sums(self.nb)
             mean_skill = k_sum / np.float32(N)  # numpy's mean of float32: the float32 sum over N
             # a tier with nobody on it sums +0 (tokens are >= 0); one with everybody sums what all do
             tiers = [np.zeros(self.R) if c == 0 else (x_sum if j < J else tot_y) if c == self.R * N

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from sim import _fast
-from sim.engine import Engine, rank_data
+from sim.engine import Engine, _rank_sums, average_ranks, rank_data
 from sim.streams import BLOCK_WEEKS, SHOCKS, Stream, generators
 
 from .conftest import SHIPPED, small
@@ -103,10 +103,13 @@ def test_raw_uniforms_equal_generator_random(width, normal, reps):
 def test_row_sums_are_numpys_pairwise_sums(acc):
     """row_sums reproduces numpy's row sums bit for bit (float32 data into float64 or float32),
     for every tree shape up to 300, longer rows up to the cast buffer, any number of rows (the
-    kernel runs four at a time), rows of zeros of either sign, and infinities."""
+    kernel runs four at a time), rows of zeros of either sign, and infinities. Float32 rows
+    longer than numpy's cast buffer too (float64 sums of those numpy casts block by block, and
+    the engine leaves them to numpy)."""
     nb = _fast.kernels()
     rng = np.random.default_rng(1)
-    for n in [*range(1, 300), 511, 999, 1000, 1001, 4096, np.getbufsize()]:
+    longer = [20_001, 100_000] if acc is np.float32 else []
+    for n in [*range(1, 300), 511, 999, 1000, 1001, 4096, np.getbufsize(), *longer]:
         rows = int(rng.integers(1, 10))
         a = (rng.standard_normal((rows, n)) * rng.lognormal(0, 3, (rows, n))).astype(np.float32)
         a[0, : n // 2] = np.abs(a[0, : n // 2])
@@ -118,6 +121,19 @@ def test_row_sums_are_numpys_pairwise_sums(acc):
         want = a.sum(axis=1, dtype=acc)
         assert np.array_equal(got.view(np.uint64 if acc is np.float64 else np.uint32),
                               want.view(np.uint64 if acc is np.float64 else np.uint32)), n
+
+
+def test_rank_sums_kernel_matches_numpy():
+    """rho's three sums: the kernel's products and pairwise sums equal numpy's, bit for bit,
+    including rows longer than numpy's buffer."""
+    nb = _fast.kernels()
+    rng = np.random.default_rng(2)
+    for n in (3, 7, 8, 150, 1000, 1001, 20_001):
+        a, b = rng.normal(size=(5, n)).astype(np.float32), rng.normal(size=(5, n)).astype(np.float32)
+        b[:, ::4] = 0.0  # ties
+        ra, rb = average_ranks(a), average_ranks(b)
+        for x, y in zip(_rank_sums(ra, rb, nb), _rank_sums(ra, rb)):
+            assert x.dtype == y.dtype == np.float32 and np.array_equal(x.view(np.uint32), y.view(np.uint32)), n
 
 
 def test_ranking_kernels_match_numpy_on_ties_signed_zeros_and_infinities():
