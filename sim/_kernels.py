@@ -17,6 +17,7 @@ employees; kernels read it at column 0 then.
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 from llvmlite import ir
@@ -198,14 +199,44 @@ def add_status(u, s, e, metric, cut, prize, top_prize):  # pragma: no cover - co
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def add_scaled_columns(U, s, cols, levels):  # pragma: no cover - compiled
-    """U[levels[c]] += s * cols[:, c] for each c, with cols (R, C)."""
+def add_status_columns(U, s, e, metric, cut, prize, top_prize, levels):  # pragma: no cover - compiled
+    """:func:`add_status` for menu levels shared by a replication: U[levels[c]] += s * status
+    with status = prize * 1 / (1 + e[:, c]) + top_prize * (metric[:, c] > cut), the status of
+    column c as numpy's (R, C) arithmetic gives it. e, metric: (R, C); cut: (R, 1)."""
     R, N = s.shape
+    one, zero = np.float32(1.0), np.float32(0.0)
     for c in range(levels.shape[0]):
         for r in range(R):
-            o, si, v = U[levels[c], r], s[r], cols[r, c]
+            o, si = U[levels[c], r], s[r]
+            v = prize * (one / (one + e[r, c])) + (top_prize if metric[r, c] > cut[r, 0] else zero)
             for i in range(N):
                 o[i] += si[i] * v
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def quartiles(sorted_m, i25, i50, i75, out):  # pragma: no cover - compiled
+    """out (R, 3) = the sorted metric at positions i25, i50 and i75, at least 1e-9 (as numpy's
+    np.maximum, which keeps a NaN)."""
+    lo = np.float32(1e-9)
+    for r in range(sorted_m.shape[0]):
+        for c, i in enumerate((i25, i50, i75)):
+            v = sorted_m[r, i]
+            out[r, c] = lo if v < lo else v
+
+
+_TWO_LN3 = np.float32(2.0 * math.log(3.0))  # as the engine's numpy code rounds it
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def log_logistic_fit(logs, mu, inv_scale):  # pragma: no cover - compiled
+    """From the quartiles' logs (R, 3): mu = log q50 and inv_scale = 2 ln 3 / max(log q75 - log
+    q25, 1e-3), both (R, 1), in float32 as numpy computes them (NEP 50: the Python floats take
+    float32)."""
+    floor = np.float32(1e-3)
+    for r in range(logs.shape[0]):
+        mu[r, 0] = logs[r, 1]
+        d = logs[r, 2] - logs[r, 0]
+        inv_scale[r, 0] = _TWO_LN3 / (floor if d < floor else d)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

@@ -133,11 +133,14 @@ class Leaderboard(Policy):
         nb, pub, F = w.eng.nb, w.pub, np.float32
         metrics = [w.metric_of(m) for m in menu]
         shared = [k for k, mt in enumerate(metrics) if mt.shape[1] == 1]
-        if shared:  # levels shared by a replication: their statuses are columns, computed together
-            status = self._status(w, np.concatenate([metrics[k] for k in shared], axis=1))
-            nb.add_scaled_columns(U, w.s, status, np.array(shared, dtype=np.int64))
         cut, prize, top_prize = pub.quantile(1.0 - self.p.top_share), F(self.p.prize), F(self.p.top_prize)
         with np.errstate(divide="ignore", over="ignore"):  # pub.cdf's exp(-z), with the arithmetic fused
+            if shared:  # levels shared by a replication: their statuses are columns, computed together
+                cols = np.concatenate([metrics[k] for k in shared], axis=1)
+                e = np.log(cols)
+                nb.logistic_argument(e, pub.mu, pub.inv_scale)
+                nb.add_status_columns(U, w.s, np.exp(e, out=e), cols, cut, prize, top_prize,
+                                      np.array(shared, dtype=np.int64))
             for k, metric in enumerate(metrics):
                 if metric.shape[1] > 1:
                     e = np.log(metric)

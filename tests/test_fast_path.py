@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from sim import _fast
-from sim.engine import Engine, _rank_sums, average_ranks, rank_data
+from sim.engine import Engine, Published, _rank_sums, average_ranks, rank_data
 from sim.streams import BLOCK_WEEKS, SHOCKS, Stream, generators
 
 from .conftest import SHIPPED, small
@@ -134,6 +134,24 @@ def test_rank_sums_kernel_matches_numpy():
         ra, rb = average_ranks(a), average_ranks(b)
         for x, y in zip(_rank_sums(ra, rb, nb), _rank_sums(ra, rb)):
             assert x.dtype == y.dtype == np.float32 and np.array_equal(x.view(np.uint32), y.view(np.uint32)), n
+
+
+def test_published_fit_kernels_match_numpy():
+    """The published log-logistic fit (mu, inv_scale) from the kernels equals numpy's, bit for
+    bit: spread-out metrics, zeros (the 1e-9 floor), equal quartiles (the 1e-3 floor), NaN."""
+    nb = _fast.kernels()
+    rng = np.random.default_rng(3)
+    for n in (1, 2, 5, 40, 1000):
+        m = rng.lognormal(2, 1.5, (6, n)).astype(np.float32)
+        m[1] = 0.0
+        m[2] = 7.5
+        m[3, : n // 2] = 0.0
+        m[4, 0] = np.nan
+        s = np.sort(m, axis=1)
+        a, b = Published(s), Published(s, nb)
+        for x, y in ((a.mu, b.mu), (a.inv_scale, b.inv_scale)):
+            assert x.dtype == y.dtype == np.float32 and x.shape == y.shape == (6, 1)
+            assert np.array_equal(x.view(np.uint32), y.view(np.uint32)), n
 
 
 def test_ranking_kernels_match_numpy_on_ties_signed_zeros_and_infinities():
