@@ -370,6 +370,7 @@ class Engine:
         #: pick tiers by the closed-form shortcut when nobody pays a price (tested equal to the general rule)
         self.tier_shortcut = True
         self.active = {p.id: np.full(self.R, bool(p.p.active)) for p in self.policies}
+        self._cp_cache = None  # (key, sigma, cost per token) of the last week's _cost_per_token
         self._triggers = [
             (e, np.zeros(self.R, dtype=np.int64), np.zeros(self.R, dtype=bool)) for e in scn.schedule if e.when
         ]
@@ -507,12 +508,20 @@ class Engine:
         if self.J:
             self.tier_prices = [tr.at(b, self.t) for tr, b in zip(self._tier_trend, self._tier_base)]
         self.tau = e.attention_trend.at(e.attention_cost, self.t)
+        shares = [(self.active[p.id], p.price_share) for p in self.policies if p.price_share]
+        key = (self.price, self.tau, shares)
+        cached = self._cp_cache
+        if cached is not None and cached[0][:2] == key[:2] and len(cached[0][2]) == len(shares) and all(
+                a is b and x == y for (a, x), (b, y) in zip(cached[0][2], shares)):  # active masks are replaced, never edited
+            self.sigma = cached[1]
+            return cached[2]
         sigma = np.full(self.R, e.price_share)
-        for p in self.policies:
-            if p.price_share:
-                sigma = sigma + self.active[p.id] * p.price_share
+        for on, share in shares:
+            sigma = sigma + on * share
         self.sigma = np.minimum(sigma, 1.0)[:, None]
-        return self.tau + self.sigma * self.price
+        cp = self.tau + self.sigma * self.price
+        self._cp_cache = (key, self.sigma, cp)
+        return cp
 
     def _optimum(self, cp: np.ndarray) -> np.ndarray:
         """The unconstrained optimum of private value net of attention and charged price."""
