@@ -174,6 +174,7 @@ class Published:
     def __init__(self, sorted_metric: np.ndarray, nb=None) -> None:
         self.sorted = sorted_metric
         self.n = sorted_metric.shape[1]
+        self._quantiles: dict[float, np.ndarray] = {}
         at = [self._index(q) for q in (0.25, 0.5, 0.75)]
         if nb is not None:  # the same numbers, in two kernels around numpy's log
             R = sorted_metric.shape[0]
@@ -196,9 +197,13 @@ class Published:
         return _nearest_rank(level, self.n)
 
     def quantile(self, level: float) -> np.ndarray:
-        """The nearest-rank quantile of last week's metric, per replication, shaped (R, 1)."""
-        i = self._index(level)
-        return self.sorted[:, i : i + 1]
+        """The nearest-rank quantile of last week's metric, per replication, shaped (R, 1) (a
+        view of the sorted metric, made once per level)."""
+        q = self._quantiles.get(level)
+        if q is None:
+            i = self._index(level)
+            q = self._quantiles[level] = self.sorted[:, i : i + 1]
+        return q
 
     def cdf(self, m: np.ndarray) -> np.ndarray:
         """Forecast percentile of metric level ``m`` (float32)."""
@@ -371,6 +376,11 @@ class Engine:
         self.tier_shortcut = True
         self.active = {p.id: np.full(self.R, bool(p.p.active)) for p in self.policies}
         self._cp_cache = None  # (key, sigma, cost per token) of the last week's _cost_per_token
+        self._on_cache: dict = {}  # policy id -> _on_state
+        self._price_col = None  # (price, its (R, 1) float32 column)
+        # rows short enough for numpy to sum in one block of its cast buffer (read once: the
+        # kernels' sums match numpy's for such rows)
+        self._slots_fit = self.N <= np.getbufsize()
         self._triggers = [
             (e, np.zeros(self.R, dtype=np.int64), np.zeros(self.R, dtype=bool)) for e in scn.schedule if e.when
         ]
@@ -498,8 +508,21 @@ class Engine:
 
     def _mask(self, p: Policy, value, fill):
         """``value`` where the policy is active, ``fill`` elsewhere (no copy when active everywhere)."""
+        return value if self.on_everywhere(p) else np.where(self.active[p.id][:, None], value, fill)
+
+    def on_everywhere(self, p: Policy) -> bool:
+        """Whether the policy is active in every replication of the batch."""
+        return self._on_state(p)[1]
+
+    def _on_state(self, p: Policy) -> tuple[np.ndarray, bool, bool]:
+        """(the active mask, active everywhere, active somewhere), remembered per mask: masks are
+        replaced on a switch, never edited in place."""
         on = self.active[p.id]
-        return value if on.all() else np.where(on[:, None], value, fill)
+        st = self._on_cache.get(p.id)
+        if st is None or st[0] is not on:
+            n = int(np.count_nonzero(on))
+            st = self._on_cache[p.id] = (on, n == on.size, n > 0)
+        return st
 
     def _cost_per_token(self) -> np.ndarray:
         """tau + sigma * p as seen by the employee, per replication (R, 1)."""
@@ -522,6 +545,13 @@ class Engine:
         cp = self.tau + self.sigma * self.price
         self._cp_cache = (key, self.sigma, cp)
         return cp
+
+    def _price_column(self, price: float) -> np.ndarray:
+        """The list price as an (R, 1) float32 column (kept while the price stays the same)."""
+        col = self._price_col
+        if col is None or col[0] != price:
+            col = self._price_col = (price, np.full((self.R, 1), price, dtype=np.float32))
+        return col[1]
 
     def _optimum(self, cp: np.ndarray) -> np.ndarray:
         """The unconstrained optimum of private value net of attention and charged price."""
@@ -643,7 +673,7 @@ class Engine:
         for entry in scn.schedule:
             if entry.week == t:
                 self._switch(entry, np.ones(self.R, dtype=bool))
-        active = [p for p in self.policies if self.active[p.id].any()]
+        active = [p for p in self.policies if self._on_state(p)[2]]
         # every policy stream advances every week, active or not, so that a replication's draws
         # never depend on what other replications in the batch are doing
         self._week_draws = {
@@ -666,9 +696,9 @@ class Engine:
         nb = self.nb
         gamers = None  # those who may game (finite xg): their rows, columns, and what the menu needs of them
         if nb is not None:  # the same arithmetic as below, in one pass
-            ak, pk, m0, m0_capped, xg = (np.empty((self.R, self.N), dtype=F) for _ in range(5))
-            rows_g, cols_g = np.empty(self.R * self.N, dtype=np.int64), np.empty(self.R * self.N, dtype=np.int64)
-            xg_g, xg_x0_g, pk_g, excess_g, hg_g = (np.empty(self.R * self.N, dtype=F) for _ in range(5))
+            ak, pk, m0, m0_capped, xg = np.empty((5, self.R, self.N), dtype=F)
+            rows_g, cols_g = np.empty((2, self.R * self.N), dtype=np.int64)
+            xg_g, xg_x0_g, pk_g, excess_g, hg_g = np.empty((5, self.R * self.N), dtype=F)
             if self.J:
                 ones = np.ones_like(cp) if rxy is None else rxy  # g x 1 and gamma / 2 x 1 x 1 are exact
                 n = nb.choice_prep_tiers(self.a, self.k, self._q, self._oms32, cp, self._g, ones, self.maxxer, x0,
@@ -720,7 +750,7 @@ class Engine:
             for thr in p.thresholds(w):
                 thr = np.asarray(thr)  # capped in its own precision (a float64 beyond float32's range), then float32
                 levels.append(np.minimum(thr, thr.dtype.type(MAX_TOKENS)).astype(F, copy=False))
-                offered.append(None if self.active[p.id].all() else self.active[p.id][:, None])
+                offered.append(None if self.on_everywhere(p) else self.active[p.id][:, None])
         # Utility of metric level m: U = (1-s) V(x) - (tau + sigma p) x - (sigma p + c) y - gamma y^2 / 2
         # with x = min(m, xg), y = m - x. For everyone it starts as if x = m (honest); the few who
         # may game (finite xg) get a correction on their own entries only.
@@ -734,10 +764,10 @@ class Engine:
             pk_g = pk.ravel()[gam]
             # gaming minus productive price per token: (sigma p + c) - (tau + sigma p) without tiers
             excess_g = self._c32.ravel()[gam] - tau if excess_cost is None else excess_cost.ravel()[gam]
-            hg_g = half_gamma.ravel()[gam] if np.ndim(half_gamma) else half_gamma
+            hg_g = half_gamma.ravel()[gam] if getattr(half_gamma, "ndim", 0) else half_gamma
             if nb is not None:  # the kernel's arguments
                 gamers = (rows_g, gam - rows_g * self.N, xg_g, log_xg_g, pk_g, excess_g,
-                          np.full(gam.size, hg_g, dtype=F) if np.ndim(hg_g) == 0 else hg_g)
+                          np.full(gam.size, hg_g, dtype=F) if getattr(hg_g, "ndim", 0) == 0 else hg_g)
         split = any(p.uses_split for p in active)
         if split:  # capped: log1p(inf) takes numpy's slow path; every menu level is far below the cap, so
             # min(log_m, log_xg) is the same as uncapped
@@ -753,7 +783,7 @@ class Engine:
             nb.menu_utilities(pk, cp, tuple(menu), tuple(logs), U, *gamers)
             splits = {}
             for p in active:  # policy by policy, each adding to every level in turn: the same sums as below
-                if self.active[p.id].all() and p.add_expected_menu(w, menu, U):
+                if self.on_everywhere(p) and p.add_expected_menu(w, menu, U):
                     continue  # added in place by a kernel
                 for k, m in enumerate(menu):
                     if split and k not in splits:
@@ -791,7 +821,7 @@ class Engine:
             utilities.append(u)
         slots = None
         if nb is not None:
-            if self.N <= np.getbufsize():  # what the weekly metrics sum, written in place by the kernels
+            if self._slots_fit:  # what the weekly metrics sum, written in place by the kernels
                 slots = _Slots(self.R, self.N)
             m, x, y, x_x0 = self._logit_pick_fast(U, scn.choice.temperature, menu, xg, slots)
         else:
@@ -1010,7 +1040,7 @@ class Engine:
             slots.hold(m=m, y=y, cost=cost, v=v, x=x, payouts=out.payouts, visible=pay, k=self.k)
             T32, n_max = np.empty((2 * J, self.R, N), dtype=np.float32), np.empty(self.R, dtype=np.int64)
             members = np.empty(2 * J, dtype=np.int64)
-            prices = price if np.ndim(price) else np.full((self.R, 1), price, dtype=np.float32)
+            prices = price if getattr(price, "ndim", 0) else self._price_column(price)
             self.nb.record_terms(x, y, ak, prices, np.float32(e.x0), pay, self.maxxer, self.tier,
                                  self.tier_y if J else self.tier, slots.waste, slots.pay_maxxer, T32, n_max, members)
             (tot_m, tot_y, tot_cost, tot_v, waste, x_sum), (payouts, pay_sum, pm, k_sum) = slots.sums(self.nb)

@@ -150,7 +150,7 @@ class Leaderboard(Policy):
 
     def settle(self, w, out, on):
         F = np.float32
-        if w.eng.nb is not None and on.all():  # the same arithmetic, fused
+        if w.eng.nb is not None and w.eng.on_everywhere(self):  # the same arithmetic, fused
             w.eng.nb.add_board_status(out.visible, w.eng.metric_ranks(out.metric), F(max(w.N - 1, 1)),
                                       F(w.top_rank(self.p.top_share)), F(self.p.prize), F(self.p.top_prize))
             return
