@@ -150,6 +150,11 @@ def _rank_sums(ra: np.ndarray, rb: np.ndarray, nb=None) -> tuple[np.ndarray, np.
     return (da * da).sum(axis=1), (db * db).sum(axis=1), (da * db).sum(axis=1)
 
 
+def _stack(arrays) -> np.ndarray:
+    """np.stack of same-shaped arrays (or scalars) along a new first axis, in one C call."""
+    return np.array(arrays)
+
+
 def _rho(aa: np.ndarray, bb: np.ndarray, ab: np.ndarray) -> np.ndarray:
     """The correlation from :func:`_rank_sums` (elementwise: any shape; NaN where a row is constant)."""
     den = np.sqrt(aa * bb)
@@ -1085,7 +1090,7 @@ class Engine:
         h, N, t0, t1 = self._history, self.N, self._derived, len(self._weeks)
         c = _WeekSums(*zip(*self._weeks[t0:t1]))  # each field: its values over these weeks
         tot_m, tot_y, tot_cost, tot_v, waste, x_sum, overhead, payouts, n_max, pm, pay_sum = (
-            np.stack(v) for v in (c.tot_m, c.tot_y, c.tot_cost, c.tot_v, c.waste, c.x_sum, c.overhead, c.payouts,
+            _stack(v) for v in (c.tot_m, c.tot_y, c.tot_cost, c.tot_v, c.waste, c.x_sum, c.overhead, c.payouts,
                                   c.n_max, c.pay_maxxer, c.pay_sum))  # (weeks, R)
         tau = np.array(c.tau, dtype=np.float64)[:, None]
         w = slice(t0, t1)
@@ -1102,17 +1107,17 @@ class Engine:
             h["gaming_share"][w] = np.where(tot_m > 0, tot_y / np.where(tot_m > 0, tot_m, 1.0), 0.0)
             h["waste_share"][w] = np.where(tot_m > 0, waste / np.where(tot_m > 0, tot_m, 1.0), 0.0)
             h["maxxer_share"][w] = n_max / N
-            h["goodhart_rho"][w] = np.nan if c.rho[0] is None else _rho(*(np.stack(v) for v in zip(*c.rho)))
-            h["mean_skill"][w] = np.stack(c.mean_skill)
-            h["cutoff"][w] = np.stack(c.cutoff)
-            h["budget_utilisation"][w] = 0.0 if c.util[0] is None else np.stack(c.util)
-            h["audits_per_employee"][w] = np.stack(c.audits) / N
-            h["penalty_rate"][w] = np.stack(c.detections) / N
-            h["throttled_share"][w] = 0.0 if c.throttled[0] is None else np.stack(c.throttled)
+            h["goodhart_rho"][w] = np.nan if c.rho[0] is None else _rho(*(_stack(v) for v in zip(*c.rho)))
+            h["mean_skill"][w] = _stack(c.mean_skill)
+            h["cutoff"][w] = _stack(c.cutoff)
+            h["budget_utilisation"][w] = 0.0 if c.util[0] is None else _stack(c.util)
+            h["audits_per_employee"][w] = _stack(c.audits) / N
+            h["penalty_rate"][w] = _stack(c.detections) / N
+            h["throttled_share"][w] = 0.0 if c.throttled[0] is None else _stack(c.throttled)
             h["payoff_maxxer"][w] = np.where(n_max > 0, pm / np.maximum(n_max, 1), np.nan)
             h["payoff_honest"][w] = np.where(n_max < N, (pay_sum - pm) / np.maximum(N - n_max, 1), np.nan)
             for j, name in enumerate(self.tier_names):
-                tok = np.stack([week[j] for week in c.tier_tok])
+                tok = _stack([week[j] for week in c.tier_tok])
                 price = np.array([week[j] for week in c.tier_prices])[:, None]
                 h[f"tokens_per_employee[{name}]"][w] = tok / N
                 h[f"spend_per_employee[{name}]"][w] = tok * price / N
