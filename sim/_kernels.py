@@ -70,33 +70,38 @@ def tie_ranks(key, ranks, sorted_bits):  # pragma: no cover - compiled
                     i = t
 
 
+@njit(inline="always")
+def _menu_utility_row(p, log_m, cp, m, o, r):  # pragma: no cover - compiled
+    """Row r of :func:`menu_utility`: o = p * log_m[r] - cp[r] * m[r], with p = pk[r]."""
+    N = o.shape[0]
+    col_m = m.shape[1] == 1
+    col_c = cp.shape[1] == 1
+    if col_m and col_c:
+        lm, c, mm = log_m[r, 0], cp[r, 0], m[r, 0]
+        cm = c * mm
+        for i in range(N):
+            o[i] = p[i] * lm - cm
+    elif col_m:
+        lm, mm, c = log_m[r, 0], m[r, 0], cp[r]
+        for i in range(N):
+            o[i] = p[i] * lm - c[i] * mm
+    elif col_c:
+        lm, mm, c = log_m[r], m[r], cp[r, 0]
+        for i in range(N):
+            o[i] = p[i] * lm[i] - c * mm[i]
+    else:
+        lm, mm, c = log_m[r], m[r], cp[r]
+        for i in range(N):
+            o[i] = p[i] * lm[i] - c[i] * mm[i]
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def menu_utility(pk, log_m, cp, m, out):  # pragma: no cover - compiled
     """out = pk * log_m - cp * m: a menu level's utility before gaming and policies.
 
     pk: (R, N); log_m, m: (R, N) or (R, 1); cp: (R, N) or (R, 1); out: (R, N)."""
-    R, N = out.shape
-    col_m = m.shape[1] == 1
-    col_c = cp.shape[1] == 1
-    for r in range(R):
-        o, p = out[r], pk[r]
-        if col_m and col_c:
-            lm, c, mm = log_m[r, 0], cp[r, 0], m[r, 0]
-            cm = c * mm
-            for i in range(N):
-                o[i] = p[i] * lm - cm
-        elif col_m:
-            lm, mm, c = log_m[r, 0], m[r, 0], cp[r]
-            for i in range(N):
-                o[i] = p[i] * lm - c[i] * mm
-        elif col_c:
-            lm, mm, c = log_m[r], m[r], cp[r, 0]
-            for i in range(N):
-                o[i] = p[i] * lm[i] - c * mm[i]
-        else:
-            lm, mm, c = log_m[r], m[r], cp[r]
-            for i in range(N):
-                o[i] = p[i] * lm[i] - c[i] * mm[i]
+    for r in range(out.shape[0]):
+        _menu_utility_row(pk[r], log_m, cp, m, out[r], r)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -186,31 +191,31 @@ def logistic_argument(log_m, mu, inv_scale):  # pragma: no cover - compiled
             z[i] = -((z[i] - a) * b)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
-def add_status(u, s, e, metric, cut, prize, top_prize):  # pragma: no cover - compiled
-    """u += s * (prize * 1 / (1 + e) + top_prize * (metric > cut)): the leaderboard's expected
-    status, with e = exp(-z) of the forecast percentile. e, metric: (R, N); cut: (R, 1)."""
-    R, N = u.shape
+@njit(inline="always")
+def _add_status_row(o, si, e, mt, r, cut, prize, top_prize):  # pragma: no cover - compiled
+    """Row r of one level's expected status: o += s * (prize * 1 / (1 + e) + top_prize *
+    (metric > cut)), with e = exp(-z) of the forecast percentile; e, mt: (R, N), or (R, 1) for a
+    level shared by the replication (one status for the row)."""
     one, zero = np.float32(1.0), np.float32(0.0)
-    for r in range(R):
-        o, si, ei, mi, c = u[r], s[r], e[r], metric[r], cut[r, 0]
-        for i in range(N):  # top_prize >= 0, so top_prize * (metric > cut) is the select below
-            o[i] += si[i] * (prize * (one / (one + ei[i])) + (top_prize if mi[i] > c else zero))
+    if e.shape[1] == 1:
+        v = prize * (one / (one + e[r, 0])) + (top_prize if mt[r, 0] > cut else zero)
+        for i in range(o.shape[0]):
+            o[i] += si[i] * v
+    else:
+        er, mr = e[r], mt[r]
+        for i in range(o.shape[0]):  # top_prize >= 0, so top_prize * (metric > cut) is the select below
+            o[i] += si[i] * (prize * (one / (one + er[i])) + (top_prize if mr[i] > cut else zero))
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def add_status_columns(U, s, e, metric, cut, prize, top_prize, levels):  # pragma: no cover - compiled
-    """:func:`add_status` for menu levels shared by a replication: U[levels[c]] += s * status
-    with status = prize * 1 / (1 + e[:, c]) + top_prize * (metric[:, c] > cut), the status of
-    column c as numpy's (R, C) arithmetic gives it. e, metric: (R, C); cut: (R, 1)."""
-    R, N = s.shape
-    one, zero = np.float32(1.0), np.float32(0.0)
-    for c in range(levels.shape[0]):
+def add_statuses(U, s, status_e, status_metric, cut, prize, top_prize):  # pragma: no cover - compiled
+    """The leaderboard's expected status of every menu level: U[k] += s * (prize * 1 / (1 + e_k)
+    + top_prize * (metric_k > cut)), as numpy's arithmetic. status_e, status_metric: tuples of
+    K arrays, (R, N) or (R, 1); cut: (R, 1)."""
+    K, R, N = U.shape
+    for k in range(K):
         for r in range(R):
-            o, si = U[levels[c], r], s[r]
-            v = prize * (one / (one + e[r, c])) + (top_prize if metric[r, c] > cut[r, 0] else zero)
-            for i in range(N):
-                o[i] += si[i] * v
+            _add_status_row(U[k, r], s[r], status_e[k], status_metric[k], r, cut[r, 0], prize, top_prize)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -688,6 +693,49 @@ def menu_utilities(pk, cp, menu, logs, U, rows, cols, xg, log_xg, pk_g, excess, 
             mm, lm = m[r, c], lm_[r, c]
             y = max(mm - g, zero)
             U[k, r, i] = U[k, r, i] + (p * (min(lm, lg) - lm) - y * (ex + hg * y))
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def menu_arguments(pk, cp, menu, logs, U, rows, cols, xg, log_xg, pk_g, excess, half_gamma,
+                   s, status_e, status_metric, cut, prize, top_prize, inv):  # pragma: no cover - compiled
+    """:func:`menu_utilities`, then the leaderboard's status of every level (:func:`add_status`),
+    then :func:`logit_arguments`, a row at a time, so that a row's K utilities stay in cache
+    between the three: the same operations on each element, in the same order.
+
+    status_e, status_metric: tuples of K arrays, (R, N) or (R, 1): each level's exp(-z) of its
+    forecast percentile, and its metric. Those who may game (rows, cols, ...) must be listed in
+    row order, as :func:`choice_prep` lists them."""
+    K, R, N = U.shape
+    zero = np.float32(0.0)
+    top = np.empty(N, dtype=np.float32)
+    t = 0
+    for r in range(R):
+        p = pk[r]
+        for k in range(K):
+            _menu_utility_row(p, logs[k], cp, menu[k], U[k, r], r)
+        while t < rows.shape[0] and rows[t] == r:  # this row's gamers, level by level
+            i = cols[t]
+            g, lg, pg, ex, hg = xg[t], log_xg[t], pk_g[t], excess[t], half_gamma[t]
+            for k in range(K):
+                m, lm_ = menu[k], logs[k]
+                c = 0 if m.shape[1] == 1 else i
+                mm, lm = m[r, c], lm_[r, c]
+                y = max(mm - g, zero)
+                U[k, r, i] = U[k, r, i] + (pg * (min(lm, lg) - lm) - y * (ex + hg * y))
+            t += 1
+        for k in range(K):
+            _add_status_row(U[k, r], s[r], status_e[k], status_metric[k], r, cut[r, 0], prize, top_prize)
+        u0 = U[0, r]
+        for i in range(N):
+            top[i] = u0[i]
+        for k in range(1, K):
+            u = U[k, r]
+            for i in range(N):
+                top[i] = max(top[i], u[i])
+        for k in range(K):
+            u = U[k, r]
+            for i in range(N):
+                u[i] = (u[i] - top[i]) * inv
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

@@ -785,9 +785,17 @@ class Engine:
                 m = np.ascontiguousarray(level if cap is None else np.minimum(level, cap))
                 menu.append(m)
                 logs.append(np.log1p(m * inv_x0))
-            nb.menu_utilities(pk, cp, tuple(menu), tuple(logs), U, *gamers)
+            status = None  # the leaderboard alone, on everywhere: its status and the logit arguments fused in
+            adds = [p for p in active if type(p).expected is not Policy.expected]  # the others add nothing
+            if len(adds) == 1 and not split and self.on_everywhere(adds[0]) and all(o is None for o in offered):
+                status = adds[0].menu_status(w, menu)
+            if status is not None:
+                nb.menu_arguments(pk, cp, tuple(menu), tuple(logs), U, *gamers, w.s, *status,
+                                  np.float32(1.0 / scn.choice.temperature))
+            else:
+                nb.menu_utilities(pk, cp, tuple(menu), tuple(logs), U, *gamers)
             splits = {}
-            for p in active:  # policy by policy, each adding to every level in turn: the same sums as below
+            for p in active if status is None else ():  # policy by policy, each adding to every level in turn: the same sums as below
                 if self.on_everywhere(p) and p.add_expected_menu(w, menu, U):
                     continue  # added in place by a kernel
                 for k, m in enumerate(menu):
@@ -828,7 +836,7 @@ class Engine:
         if nb is not None:
             if self._slots_fit:  # what the weekly metrics sum, written in place by the kernels
                 slots = _Slots(self.R, self.N)
-            m, x, y, x_x0 = self._logit_pick_fast(U, scn.choice.temperature, menu, xg, slots)
+            m, x, y, x_x0 = self._logit_pick_fast(U, scn.choice.temperature, menu, xg, slots, args_done=status is not None)
         else:
             m = self._logit_pick(utilities, scn.choice.temperature, menu)
             x = np.minimum(m, xg)
@@ -938,10 +946,13 @@ class Engine:
             m += menu[k] * (pick == k).astype(np.float32)
         return m
 
-    def _logit_pick_fast(self, U: np.ndarray, temperature: float, menu: list[np.ndarray], xg: np.ndarray, slots=None):
+    def _logit_pick_fast(self, U: np.ndarray, temperature: float, menu: list[np.ndarray], xg: np.ndarray, slots=None,
+                         args_done: bool = False):
         """The kernels' twin of :meth:`_logit_pick` on the utilities stacked as U (K, R, N), which
-        it overwrites; also returns x = min(m, xg), y = m - x (in ``slots`` if given) and x / x0."""
-        self.nb.logit_arguments(U, np.float32(1.0 / temperature))
+        it overwrites; also returns x = min(m, xg), y = m - x (in ``slots`` if given) and x / x0.
+        ``args_done``: U already holds the logit arguments (:func:`sim._kernels.menu_arguments`)."""
+        if not args_done:
+            self.nb.logit_arguments(U, np.float32(1.0 / temperature))
         np.exp(U, out=U)
         x_x0 = np.empty((self.R, self.N), dtype=np.float32)
         m, x, y = (slots.m, slots.x, slots.y) if slots else (np.empty_like(x_x0) for _ in range(3))

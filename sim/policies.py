@@ -78,6 +78,12 @@ class Policy:
         by level. An override must give the same numbers, bit for bit."""
         return False
 
+    def menu_status(self, w: Week, menu: list[np.ndarray]) -> tuple | None:
+        """For a policy whose :meth:`expected` is the leaderboard's status: the arguments of the
+        kernels' status arithmetic (see :meth:`Leaderboard.menu_status`), which lets the engine
+        fuse it with the menu utilities and the logit arguments. None for any other policy."""
+        return None
+
     def settle(self, w: Week, out: WeekOutcome, on: np.ndarray) -> None:
         """Update state and add visible payoffs/overheads to ``out``; ``on`` is (R, 1) bool."""
 
@@ -129,23 +135,32 @@ class Leaderboard(Policy):
         cut = w.pub.quantile(1.0 - self.p.top_share)
         return np.float32(self.p.prize) * w.pub.cdf(metric) + np.float32(self.p.top_prize) * (metric > cut)
 
-    def add_expected_menu(self, w, menu, U):
+    def menu_status(self, w, menu) -> tuple:
+        """What the kernels need for every menu level's expected status (the arithmetic of
+        :meth:`expected`, split around numpy's log and exp): (each level's exp(-z) of its
+        forecast percentile, each level's metric, the cut, prize, top prize). Levels shared by a
+        replication ((R, 1)) are computed together."""
         nb, pub, F = w.eng.nb, w.pub, np.float32
         metrics = [w.metric_of(m) for m in menu]
+        es = [None] * len(menu)
         shared = [k for k, mt in enumerate(metrics) if mt.shape[1] == 1]
-        cut, prize, top_prize = pub.quantile(1.0 - self.p.top_share), F(self.p.prize), F(self.p.top_prize)
-        with np.errstate(divide="ignore", over="ignore"):  # pub.cdf's exp(-z), with the arithmetic fused
-            if shared:  # levels shared by a replication: their statuses are columns, computed together
-                cols = np.concatenate([metrics[k] for k in shared], axis=1)
-                e = np.log(cols)
+        with np.errstate(divide="ignore", over="ignore"):  # pub.cdf's exp(-z), its arithmetic in kernels
+            if shared:
+                e = np.log(np.concatenate([metrics[k] for k in shared], axis=1))
                 nb.logistic_argument(e, pub.mu, pub.inv_scale)
-                nb.add_status_columns(U, w.s, np.exp(e, out=e), cols, cut, prize, top_prize,
-                                      np.array(shared, dtype=np.int64))
+                np.exp(e, out=e)
+                for c, k in enumerate(shared):
+                    es[k] = np.ascontiguousarray(e[:, c : c + 1])
             for k, metric in enumerate(metrics):
-                if metric.shape[1] > 1:
+                if es[k] is None:
                     e = np.log(metric)
                     nb.logistic_argument(e, pub.mu, pub.inv_scale)
-                    nb.add_status(U[k], w.s, np.exp(e, out=e), metric, cut, prize, top_prize)
+                    es[k] = np.exp(e, out=e)
+        metrics = tuple(np.ascontiguousarray(mt) for mt in metrics)
+        return tuple(es), metrics, pub.quantile(1.0 - self.p.top_share), F(self.p.prize), F(self.p.top_prize)
+
+    def add_expected_menu(self, w, menu, U):
+        w.eng.nb.add_statuses(U, w.s, *self.menu_status(w, menu))
         return True
 
     def settle(self, w, out, on):
