@@ -150,6 +150,12 @@ def _rank_sums(ra: np.ndarray, rb: np.ndarray, nb=None) -> tuple[np.ndarray, np.
     return (da * da).sum(axis=1), (db * db).sum(axis=1), (da * db).sum(axis=1)
 
 
+def _rows(a: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The first axis' subarrays as a tuple: unpacking an array by iterating over it costs more
+    (numpy stops the iteration with an IndexError whose message it formats)."""
+    return tuple([a[i] for i in range(a.shape[0])])
+
+
 def _stack(arrays) -> np.ndarray:
     """np.stack of same-shaped arrays (or scalars) along a new first axis, in one C call."""
     return np.array(arrays)
@@ -227,8 +233,8 @@ class _Slots:
     def __init__(self, R: int, N: int) -> None:
         self.S = S = np.empty((len(self.NAMES_S), R, N), dtype=np.float32)
         self.P = P = np.empty((len(self.NAMES_P), R, N), dtype=np.float32)
-        self.m, self.y, self.cost, self.v, self.waste, self.x = S
-        self.payouts, self.visible, self.pay_maxxer, self.k = P
+        self.m, self.y, self.cost, self.v, self.waste, self.x = _rows(S)
+        self.payouts, self.visible, self.pay_maxxer, self.k = _rows(P)
 
     def sums(self, nb) -> tuple[np.ndarray, np.ndarray]:
         """Each row's sum, S's in float64 and P's in float32, as numpy's ``S.sum(axis=2,
@@ -701,9 +707,9 @@ class Engine:
         nb = self.nb
         gamers = None  # those who may game (finite xg): their rows, columns, and what the menu needs of them
         if nb is not None:  # the same arithmetic as below, in one pass
-            ak, pk, m0, m0_capped, xg = np.empty((5, self.R, self.N), dtype=F)
-            rows_g, cols_g = np.empty((2, self.R * self.N), dtype=np.int64)
-            xg_g, xg_x0_g, pk_g, excess_g, hg_g = np.empty((5, self.R * self.N), dtype=F)
+            ak, pk, m0, m0_capped, xg = _rows(np.empty((5, self.R, self.N), dtype=F))
+            rows_g, cols_g = _rows(np.empty((2, self.R * self.N), dtype=np.int64))
+            xg_g, xg_x0_g, pk_g, excess_g, hg_g = _rows(np.empty((5, self.R * self.N), dtype=F))
             if self.J:
                 ones = np.ones_like(cp) if rxy is None else rxy  # g x 1 and gamma / 2 x 1 x 1 are exact
                 n = nb.choice_prep_tiers(self.a, self.k, self._q, self._oms32, cp, self._g, ones, self.maxxer, x0,
@@ -1059,7 +1065,9 @@ class Engine:
             prices = price if getattr(price, "ndim", 0) else self._price_column(price)
             self.nb.record_terms(x, y, ak, prices, np.float32(e.x0), pay, self.maxxer, self.tier,
                                  self.tier_y if J else self.tier, slots.waste, slots.pay_maxxer, T32, n_max, members)
-            (tot_m, tot_y, tot_cost, tot_v, waste, x_sum), (payouts, pay_sum, pm, k_sum) = slots.sums(self.nb)
+            s64, p32 = slots.sums(self.nb)
+            tot_m, tot_y, tot_cost, tot_v, waste, x_sum = _rows(s64)
+            payouts, pay_sum, pm, k_sum = _rows(p32)
             mean_skill = k_sum / np.float32(N)  # numpy's mean of float32: the float32 sum over N
             # a tier with nobody on it sums +0 (tokens are >= 0); one with everybody sums what all do
             tiers = [np.zeros(self.R) if c == 0 else (x_sum if j < J else tot_y) if c == self.R * N
