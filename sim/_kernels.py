@@ -28,17 +28,21 @@ from numba.extending import intrinsic
 F32 = np.float32
 
 
+@njit(inline="always")
+def _keys_row(b, k):  # pragma: no cover - compiled
+    """One row of :func:`sort_keys`: b the float32 values' int32 bits, k their keys."""
+    for i in range(b.shape[0]):
+        x = b[i]
+        x = np.int32(0) if x == np.int32(-2147483648) else x  # -0 is +0
+        k[i] = (np.int64(x ^ ((x >> 31) & 0x7FFFFFFF)) << 32) | i
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def sort_keys(bits, key):  # pragma: no cover - compiled
     """key = (order-preserving bits << 32) | column, from float32 values (R, N) viewed as int32
     bits; -0 counts as +0."""
-    R, N = bits.shape
-    for r in range(R):
-        b, k = bits[r], key[r]
-        for i in range(N):
-            x = b[i]
-            x = np.int32(0) if x == np.int32(-2147483648) else x  # -0 is +0
-            k[i] = (np.int64(x ^ ((x >> 31) & 0x7FFFFFFF)) << 32) | i
+    for r in range(bits.shape[0]):
+        _keys_row(bits[r], key[r])
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -124,11 +128,11 @@ def logit_arguments(U, inv):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def logit_pick(W, draw, menu, xg, x0, m_out, x_out, y_out, x_x0):  # pragma: no cover - compiled
+def logit_pick(W, draw, menu, xg, x0, m_out, x_out, y_out, x_x0, m_key):  # pragma: no cover - compiled
     """Inverse-CDF pick of a menu level from the logit weights W (K, R, N), as the engine's
     numpy ``_logit_pick``: level k where the cumulative weight before it is below
     ``draw * total``; the level is gathered as a sum of level x indicator. Also writes
-    x = min(m, xg), y = m - x and x / x0.
+    x = min(m, xg), y = m - x and x / x0, and m's sort keys (:func:`sort_keys`) into m_key.
 
     menu: a tuple of K arrays, each (R, N) or (R, 1)."""
     K, R, N = W.shape
@@ -178,6 +182,7 @@ def logit_pick(W, draw, menu, xg, x0, m_out, x_out, y_out, x_x0):  # pragma: no 
             x[i] = min(m[i], g[i])
             y[i] = m[i] - x[i]
             xs[i] = x[i] / x0
+        _keys_row(m.view(np.int32), m_key[r])
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -318,9 +323,10 @@ def _next_skill(k, x, rate, half_sat, decay):  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def outcome(ak, log_x, shock_sd, normals, burden_rate, mates_y, price, m, k, x, rate, half_sat, decay,
-            v, cost, k_next):  # pragma: no cover - compiled
+            v, cost, k_next, v_key):  # pragma: no cover - compiled
     """Without tiers: v = ak ln(1 + x / x0) (1 + sd z) - burden x mates' y (log_x = ln(1 + x / x0)),
-    cost = price m, and next week's skill k' = clip(k + rate (1 - k) x / (x + h) - decay k, 0, 1)."""
+    cost = price m, and next week's skill k' = clip(k + rate (1 - k) x / (x + h) - decay k, 0, 1).
+    Also the value's sort keys (:func:`sort_keys`) into v_key, made while the row is in cache."""
     R, N = ak.shape
     one = np.float32(1.0)
     for r in range(R):
@@ -331,6 +337,7 @@ def outcome(ak, log_x, shock_sd, normals, burden_rate, mates_y, price, m, k, x, 
             vr[i] = akr[i] * lr_[i] * shock - burden_rate * yr[i]
             cr[i] = price * mr[i]
             kn[i] = _next_skill(kr[i], xr[i], rate, half_sat, decay)
+        _keys_row(vr.view(np.int32), v_key[r])
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

@@ -61,7 +61,7 @@ def draw_trait(g: np.random.Generator, dist, n: int) -> np.ndarray:
     return np.full(n, float(dist.value))
 
 
-def rank_data(a: np.ndarray, nb=None) -> tuple[np.ndarray, np.ndarray]:
+def rank_data(a: np.ndarray, nb=None, key: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Ranks 0..N-1 along the last axis of a 2-D array (ties get their average rank), and
     the sorted values.
 
@@ -73,6 +73,8 @@ def rank_data(a: np.ndarray, nb=None) -> tuple[np.ndarray, np.ndarray]:
     Args:
         a: The values, (R, N).
         nb: The numba kernels (:func:`sim._fast.kernels`) for the keys and the ties, or None for numpy.
+        key: With the kernels, ``a``'s keys already made (by the kernel that wrote ``a``); sorted
+            in place.
 
     Returns:
         (ranks, sorted values), both float32 and shaped like ``a``.
@@ -80,8 +82,9 @@ def rank_data(a: np.ndarray, nb=None) -> tuple[np.ndarray, np.ndarray]:
     R, N = a.shape
     a = np.asarray(a, dtype=np.float32)
     if nb is not None:
-        key = np.empty((R, N), dtype=np.int64)
-        nb.sort_keys(np.ascontiguousarray(a).view(np.int32), key)
+        if key is None:
+            key = np.empty((R, N), dtype=np.int64)
+            nb.sort_keys(np.ascontiguousarray(a).view(np.int32), key)
         key.sort(axis=1)
         ranks = np.empty((R, N), dtype=np.float32)
         sorted_values = np.empty((R, N), dtype=np.float32)
@@ -290,6 +293,7 @@ class WeekOutcome:
         R = m.shape[0]
         self.m, self.x, self.y, self.v, self.cost = m, x, y, v, cost
         self.slots = slots  # visible payoffs and payouts start at 0 in their slots, if given
+        self.v_key: np.ndarray | None = None  # the value's sort keys, if a kernel made them
         if slots is None:
             self.visible, self.payouts = np.zeros_like(m), np.zeros_like(m)
         else:
@@ -436,6 +440,7 @@ class Engine:
         self._weeks: list[tuple] = []  # each recorded week's sums, turned into metrics on demand
         self._derived = 0  # weeks whose metrics are in _history
         self._ranks_of: np.ndarray | None = None
+        self._keyed: tuple | None = None  # (array, its sort keys made by a kernel)
         self._ranks: np.ndarray | None = None
 
     # --- set-up ------------------------------------------------------------------------------
@@ -667,8 +672,10 @@ class Engine:
     def metric_ranks(self, m: np.ndarray) -> np.ndarray:
         """Exact (tie-averaged) ranks of this week's metric, computed once per week."""
         if self._ranks_of is not m:
-            self._ranks, self._sorted_m = rank_data(m, self.nb)
+            keyed = self._keyed
+            self._ranks, self._sorted_m = rank_data(m, self.nb, keyed[1] if keyed is not None and keyed[0] is m else None)
             self._ranks_of = m
+            self._keyed = None
         return self._ranks
 
     def policy_draws(self, p: Policy) -> tuple[np.ndarray, ...]:
@@ -852,13 +859,14 @@ class Engine:
 
         # 3. outcome
         lr = scn.learning
-        k_next = None
+        k_next = v_key = None
         if nb is not None:  # the kernels write value, cost and next week's skill (into the slots, if any)
             v, cost, k_next = (slots.v, slots.cost, slots.k) if slots else (np.empty_like(x) for _ in range(3))
         if nb is not None and not self.J:  # the same arithmetic as below, in one pass
+            v_key = np.empty((self.R, self.N), dtype=np.int64)
             nb.outcome(ak, np.log1p(x_x0, out=x_x0), F(e.shock_sd), self._shocks.next(), F(e.gaming_burden),
                        self._teammates_sum(y), F(self.price), m, self.k, x, F(lr.rate), F(lr.half_saturation),
-                       F(lr.decay), v, cost, k_next)
+                       F(lr.decay), v, cost, k_next, v_key)
             metric = w.metric_of(m)
         elif nb is not None:  # with tiers
             nb.outcome_tiers(ak, np.log1p(x_x0, out=x_x0), F(e.shock_sd), self._shocks.next(),
@@ -880,6 +888,7 @@ class Engine:
                 cost = self.price * m
                 metric = w.metric_of(m)
         out = WeekOutcome(m, x, y, v, cost, slots)
+        out.v_key = v_key
         out.metric = metric
 
         # 4. policies update
@@ -962,7 +971,9 @@ class Engine:
         np.exp(U, out=U)
         x_x0 = np.empty((self.R, self.N), dtype=np.float32)
         m, x, y = (slots.m, slots.x, slots.y) if slots else (np.empty_like(x_x0) for _ in range(3))
-        self.nb.logit_pick(U, self._choice.next(), tuple(menu), xg, np.float32(self.scn.economy.x0), m, x, y, x_x0)
+        m_key = np.empty((self.R, self.N), dtype=np.int64)
+        self.nb.logit_pick(U, self._choice.next(), tuple(menu), xg, np.float32(self.scn.economy.x0), m, x, y, x_x0, m_key)
+        self._keyed = (m, m_key)  # m's sort keys, for its ranking if m is the metric
         return m, x, y, x_x0
 
     def _imitate(self, payoff: np.ndarray) -> None:
@@ -1088,7 +1099,9 @@ class Engine:
             x_sum, payouts, n_max = x.sum(axis=1, dtype=np.float64), out.payouts.sum(axis=1), self.maxxer.sum(axis=1)
             pay_sum, pm = pay.sum(axis=1), (pay * self.maxxer).sum(axis=1)
             mean_skill = self.k.sum(axis=1) / np.float32(N)  # numpy's mean of float32: its float32 sum over N
-        rho = _rank_sums(self.metric_ranks(out.metric), average_ranks(v, self.nb), self.nb) if N > 2 else None
+        rho = None
+        if N > 2:
+            rho = _rank_sums(self.metric_ranks(out.metric), rank_data(v, self.nb, out.v_key)[0], self.nb)
         budgets = [p for p in self.policies if isinstance(p, Budget)]
         util = budgets[0].util * self.active[budgets[0].id] if budgets else None
         gates = [p for p in self.policies if isinstance(p, RoiGate)]
