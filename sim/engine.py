@@ -272,7 +272,7 @@ class _WeekSums(NamedTuple):
     payouts: Any
     n_max: Any
     rho: Any  # the three rank sums, or None for N <= 2
-    mean_skill: Any
+    k_sum: Any  # the skills' float32 sum (the mean skill is it over N: numpy's mean of float32)
     cutoff: Any
     util: Any
     audits: Any
@@ -1079,7 +1079,6 @@ class Engine:
             s64, p32 = slots.sums(self.nb)
             tot_m, tot_y, tot_cost, tot_v, waste, x_sum = _rows(s64)
             payouts, pay_sum, pm, k_sum = _rows(p32)
-            mean_skill = k_sum / np.float32(N)  # numpy's mean of float32: the float32 sum over N
             # a tier with nobody on it sums +0 (tokens are >= 0); one with everybody sums what all do
             tiers = [np.zeros(self.R) if c == 0 else (x_sum if j < J else tot_y) if c == self.R * N
                      else T32[j].sum(axis=1, dtype=np.float64) for j, c in enumerate(members)]
@@ -1098,7 +1097,7 @@ class Engine:
             ]
             x_sum, payouts, n_max = x.sum(axis=1, dtype=np.float64), out.payouts.sum(axis=1), self.maxxer.sum(axis=1)
             pay_sum, pm = pay.sum(axis=1), (pay * self.maxxer).sum(axis=1)
-            mean_skill = self.k.sum(axis=1) / np.float32(N)  # numpy's mean of float32: its float32 sum over N
+            k_sum = self.k.sum(axis=1)
         rho = None
         if N > 2:
             rho = _rank_sums(self.metric_ranks(out.metric), rank_data(v, self.nb, out.v_key)[0], self.nb)
@@ -1113,7 +1112,7 @@ class Engine:
             list_price = self.price
         # the metrics are elementwise in these, so they are derived for many weeks at once
         self._weeks.append(_WeekSums(tot_m, tot_y, tot_cost, tot_v, waste, x_sum, out.overhead, payouts, n_max, rho,
-                                     mean_skill, pub.quantile(0.9)[:, 0].copy(), util, out.audits, out.detections,
+                                     k_sum, pub.quantile(0.9)[:, 0].copy(), util, out.audits, out.detections,
                                      throttled, pm, pay_sum, self.tau, list_price, tier_tok,
                                      list(self.tier_prices) if self.J else None))
 
@@ -1140,7 +1139,7 @@ class Engine:
             h["waste_share"][w] = np.where(tot_m > 0, waste / np.where(tot_m > 0, tot_m, 1.0), 0.0)
             h["maxxer_share"][w] = n_max / N
             h["goodhart_rho"][w] = np.nan if c.rho[0] is None else _rho(*(_stack(v) for v in zip(*c.rho)))
-            h["mean_skill"][w] = _stack(c.mean_skill)
+            h["mean_skill"][w] = _stack(c.k_sum) / np.float32(N)  # numpy's mean of float32: its float32 sum over N
             h["cutoff"][w] = _stack(c.cutoff)
             h["budget_utilisation"][w] = 0.0 if c.util[0] is None else _stack(c.util)
             h["audits_per_employee"][w] = _stack(c.audits) / N
