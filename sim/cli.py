@@ -113,6 +113,16 @@ def check_seed(seed) -> None:
         raise ScenarioError(f"--seed must be between 0 and 2**63 - 1 (got {seed})")
 
 
+def _preload() -> None:
+    """Import now what the results need later (scipy's t quantile for the intervals).
+
+    A Ctrl-C that lands while a module is being imported can be lost: CPython runs the import
+    lock's clean-up callback, which ignores exceptions, so the KeyboardInterrupt disappears (and
+    the run goes on) or resurfaces at exit (the process then dies of SIGINT instead of exiting
+    with 130). Importing before the long computation keeps that window to the start-up."""
+    from scipy.special import stdtrit  # noqa: F401
+
+
 def cmd_run(args) -> int:
     from .loader import load_scenario
     from .output import check_out, default_out, write_run
@@ -128,6 +138,7 @@ def cmd_run(args) -> int:
             raise ScenarioError(f"--{flag.replace('_', '-')} must be at least 1 (got {v})")
     out = args.out or default_out(scn.name)
     check_out(out, args.force)
+    _preload()
     from .plots import Renderer
 
     with Renderer(0 if args.no_plots else None) as figures:  # its workers warm up while the engine runs
@@ -167,6 +178,7 @@ def cmd_compare(args) -> int:
         print(n, file=sys.stderr)
     out = args.out or default_out("compare-" + "-".join(names))
     check_out(out, args.force)
+    _preload()
     from .plots import Renderer
 
     with Renderer(0 if args.no_plots else None) as figures:  # its workers warm up while the engine runs

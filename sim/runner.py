@@ -196,6 +196,8 @@ def run_scenario(
     from . import _fast
 
     fast = _fast.wanted(R * scn.employees * W, fast)
+    if fast and workers <= 1:
+        _fast.kernels()  # imported before the run, not inside it (see sim.cli._preload)
     plan = batches(R, scn.employees, batch_size)
     if workers > 1 and len(plan) < workers:  # give every worker something to do
         plan = batches(R, scn.employees, math.ceil(R / workers))
