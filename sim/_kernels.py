@@ -108,23 +108,29 @@ def menu_utility(pk, log_m, cp, m, out):  # pragma: no cover - compiled
         _menu_utility_row(pk[r], log_m, cp, m, out[r], r)
 
 
+@njit(inline="always")
+def _logit_arguments_row(U, r, top, inv):  # pragma: no cover - compiled
+    """Row r of :func:`logit_arguments`, with top (N,) as scratch."""
+    K, N = U.shape[0], U.shape[2]
+    u0 = U[0, r]
+    for i in range(N):
+        top[i] = u0[i]
+    for k in range(1, K):
+        u = U[k, r]
+        for i in range(N):
+            top[i] = max(top[i], u[i])
+    for k in range(K):
+        u = U[k, r]
+        for i in range(N):
+            u[i] = (u[i] - top[i]) * inv
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def logit_arguments(U, inv):  # pragma: no cover - compiled
     """In place: U[k] = (U[k] - max_j U[j]) * inv, the arguments of the logit weights' exp."""
-    K, R, N = U.shape
-    top = np.empty(N, dtype=np.float32)
-    for r in range(R):
-        u0 = U[0, r]
-        for i in range(N):
-            top[i] = u0[i]
-        for k in range(1, K):
-            u = U[k, r]
-            for i in range(N):
-                top[i] = max(top[i], u[i])
-        for k in range(K):
-            u = U[k, r]
-            for i in range(N):
-                u[i] = (u[i] - top[i]) * inv
+    top = np.empty(U.shape[2], dtype=np.float32)
+    for r in range(U.shape[1]):
+        _logit_arguments_row(U, r, top, inv)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -690,9 +696,18 @@ def menu_utilities(pk, cp, menu, logs, U, rows, cols, xg, log_xg, pk_g, excess, 
     as the engine's numpy loop. menu, logs: tuples of (R, N) or (R, 1) arrays."""
     for k in range(U.shape[0]):
         menu_utility(pk, logs[k], cp, menu[k], U[k])
+    t = 0
+    while t < rows.shape[0]:
+        t = _gaming_corrections(U, menu, logs, rows[t], t, rows, cols, xg, log_xg, pk_g, excess, half_gamma)
+
+
+@njit(inline="always")
+def _gaming_corrections(U, menu, logs, r, t, rows, cols, xg, log_xg, pk_g, excess, half_gamma):  # pragma: no cover
+    """The gaming corrections of row r's gamers, listed from t on (see :func:`menu_utilities`),
+    gamer by gamer across the levels; returns where the next row's gamers start."""
     zero = np.float32(0.0)
-    for t in range(rows.shape[0]):
-        r, i = rows[t], cols[t]
+    while t < rows.shape[0] and rows[t] == r:
+        i = cols[t]
         g, lg, p, ex, hg = xg[t], log_xg[t], pk_g[t], excess[t], half_gamma[t]
         for k in range(U.shape[0]):
             m, lm_ = menu[k], logs[k]
@@ -700,12 +715,14 @@ def menu_utilities(pk, cp, menu, logs, U, rows, cols, xg, log_xg, pk_g, excess, 
             mm, lm = m[r, c], lm_[r, c]
             y = max(mm - g, zero)
             U[k, r, i] = U[k, r, i] + (p * (min(lm, lg) - lm) - y * (ex + hg * y))
+        t += 1
+    return t
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def menu_arguments(pk, cp, menu, logs, U, rows, cols, xg, log_xg, pk_g, excess, half_gamma,
                    s, status_e, status_metric, cut, prize, top_prize, inv):  # pragma: no cover - compiled
-    """:func:`menu_utilities`, then the leaderboard's status of every level (:func:`add_status`),
+    """:func:`menu_utilities`, then the leaderboard's status of every level (:func:`add_statuses`),
     then :func:`logit_arguments`, a row at a time, so that a row's K utilities stay in cache
     between the three: the same operations on each element, in the same order.
 
@@ -713,36 +730,16 @@ def menu_arguments(pk, cp, menu, logs, U, rows, cols, xg, log_xg, pk_g, excess, 
     forecast percentile, and its metric. Those who may game (rows, cols, ...) must be listed in
     row order, as :func:`choice_prep` lists them."""
     K, R, N = U.shape
-    zero = np.float32(0.0)
     top = np.empty(N, dtype=np.float32)
     t = 0
     for r in range(R):
         p = pk[r]
         for k in range(K):
             _menu_utility_row(p, logs[k], cp, menu[k], U[k, r], r)
-        while t < rows.shape[0] and rows[t] == r:  # this row's gamers, level by level
-            i = cols[t]
-            g, lg, pg, ex, hg = xg[t], log_xg[t], pk_g[t], excess[t], half_gamma[t]
-            for k in range(K):
-                m, lm_ = menu[k], logs[k]
-                c = 0 if m.shape[1] == 1 else i
-                mm, lm = m[r, c], lm_[r, c]
-                y = max(mm - g, zero)
-                U[k, r, i] = U[k, r, i] + (pg * (min(lm, lg) - lm) - y * (ex + hg * y))
-            t += 1
+        t = _gaming_corrections(U, menu, logs, r, t, rows, cols, xg, log_xg, pk_g, excess, half_gamma)
         for k in range(K):
             _add_status_row(U[k, r], s[r], status_e[k], status_metric[k], r, cut[r, 0], prize, top_prize)
-        u0 = U[0, r]
-        for i in range(N):
-            top[i] = u0[i]
-        for k in range(1, K):
-            u = U[k, r]
-            for i in range(N):
-                top[i] = max(top[i], u[i])
-        for k in range(K):
-            u = U[k, r]
-            for i in range(N):
-                u[i] = (u[i] - top[i]) * inv
+        _logit_arguments_row(U, r, top, inv)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
