@@ -48,25 +48,29 @@ def sort_keys(bits, key):  # pragma: no cover - compiled
 @njit(cache=True, nogil=True, error_model="numpy")
 def tie_ranks(key, ranks, sorted_bits):  # pragma: no cover - compiled
     """From row-sorted packed keys (order-preserving float32 bits << 32 | column), write
-    tie-averaged ranks into ``ranks`` and the sorted values' float32 bits into ``sorted_bits``.
+    tie-averaged ranks into ``ranks`` and the sorted values' float32 bits into ``sorted_bits``
+    (unless it has no columns: ranks only).
 
     Every position first gets its own rank; tie groups (equal bits), if any, then get their
     mean position."""
     R, N = key.shape
+    values = sorted_bits.shape[1] > 0
     for r in range(R):
-        kr, rr, sb = key[r], ranks[r], sorted_bits[r]
-        for t in range(N):
-            x = np.int32(kr[t] >> 32)
-            sb[t] = x ^ ((x >> 31) & 0x7FFFFFFF)  # back to the float's own bits
+        kr, rr = key[r], ranks[r]
         ties = 0
-        for t in range(1, N):
-            ties += sb[t] == sb[t - 1]
+        if values:
+            sb = sorted_bits[r]
+            for t in range(N):
+                x = np.int32(kr[t] >> 32)
+                sb[t] = x ^ ((x >> 31) & 0x7FFFFFFF)  # back to the float's own bits
+        for t in range(1, N):  # equal bits, equal keys' high halves
+            ties += (kr[t] >> 32) == (kr[t - 1] >> 32)
         for t in range(N):
             rr[kr[t] & 0xFFFFFFFF] = np.float32(t)
         if ties:
             i = 0
             for t in range(1, N + 1):
-                if t == N or sb[t] != sb[t - 1]:
+                if t == N or (kr[t] >> 32) != (kr[t - 1] >> 32):
                     if t - i > 1:
                         mid = np.float32((i + t - 1) * 0.5)
                         for q in range(i, t):

@@ -61,7 +61,8 @@ def draw_trait(g: np.random.Generator, dist, n: int) -> np.ndarray:
     return np.full(n, float(dist.value))
 
 
-def rank_data(a: np.ndarray, nb=None, key: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def rank_data(a: np.ndarray, nb=None, key: np.ndarray | None = None,
+              values: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
     """Ranks 0..N-1 along the last axis of a 2-D array (ties get their average rank), and
     the sorted values.
 
@@ -75,6 +76,7 @@ def rank_data(a: np.ndarray, nb=None, key: np.ndarray | None = None) -> tuple[np
         nb: The numba kernels (:func:`sim._fast.kernels`) for the keys and the ties, or None for numpy.
         key: With the kernels, ``a``'s keys already made (by the kernel that wrote ``a``); sorted
             in place.
+        values: With the kernels, False skips the sorted values (returned as None).
 
     Returns:
         (ranks, sorted values), both float32 and shaped like ``a``.
@@ -87,8 +89,10 @@ def rank_data(a: np.ndarray, nb=None, key: np.ndarray | None = None) -> tuple[np
             nb.sort_keys(np.ascontiguousarray(a).view(np.int32), key)
         key.sort(axis=1)
         ranks = np.empty((R, N), dtype=np.float32)
-        sorted_values = np.empty((R, N), dtype=np.float32)
+        sorted_values = np.empty((R, N if values else 0), dtype=np.float32)
         nb.tie_ranks(key, ranks, sorted_values.view(np.int32))
+        if not values:
+            return ranks, None
         return ranks, sorted_values
     bits = (a + np.float32(0.0)).view(np.int32)  # + 0 turns -0 into +0
     bits = bits ^ ((bits >> 31) & 0x7FFFFFFF)  # negative floats: reverse the magnitude order
@@ -1100,7 +1104,7 @@ class Engine:
             k_sum = self.k.sum(axis=1)
         rho = None
         if N > 2:
-            rho = _rank_sums(self.metric_ranks(out.metric), rank_data(v, self.nb, out.v_key)[0], self.nb)
+            rho = _rank_sums(self.metric_ranks(out.metric), rank_data(v, self.nb, out.v_key, values=False)[0], self.nb)
         budgets = [p for p in self.policies if isinstance(p, Budget)]
         util = budgets[0].util * self.active[budgets[0].id] if budgets else None
         gates = [p for p in self.policies if isinstance(p, RoiGate)]
