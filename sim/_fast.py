@@ -2,7 +2,7 @@
 
 The kernels are exact twins of the engine's numpy code: a run gives the same numbers, bit
 for bit, on either path (tested on every shipped scenario). So the choice is only about
-speed. The kernels make the engine about 1.7x faster, but numba costs about 0.7 s to
+speed. The kernels make the engine about 2x faster, but numba costs about 0.7 s to
 import and load in each process, which a short run never earns back. By default
 (:func:`wanted`) the engine uses them for a run of at least :data:`MIN_WORK` agent-steps, or
 whenever they are already loaded in the process (a sweep worker after its first point).

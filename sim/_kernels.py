@@ -6,9 +6,9 @@ LLVM vectorises its inner loops. They are exact twins of the numpy code they rep
 the same float32 operations in the same order (numba does not contract them into FMAs
 without ``fastmath``; ``error_model="numpy"`` drops Python's zero-division checks, which
 would stop the loops from vectorising), with every transcendental function left to numpy (whose SIMD
-``exp``/``log`` numba cannot match here) and every float64 reduction too (numpy's pairwise
-sums). ``tests/test_fast_path.py`` runs every shipped scenario both ways and compares every
-number bit for bit.
+``exp``/``log`` numba cannot match here). Sums follow numpy's own pairwise tree
+(:func:`row_sums`). ``tests/test_fast_path.py`` runs every shipped scenario both ways and
+compares every number bit for bit.
 
 A 2-D argument documented as "(R, N) or (R, 1)" may be a column shared by a replication's
 employees; kernels read it at column 0 then.
