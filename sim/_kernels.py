@@ -547,7 +547,7 @@ def pcg64_uniforms(state, out):  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def record_terms(x, y, ak, price, x0, pay, maxxer, tier, tier_y, waste, pay_maxxer, T32, n_max, members):  # pragma: no cover
-    """The weekly metrics' elementwise terms, which numpy then sums: waste (productive tokens
+    """The weekly metrics' elementwise terms, summed afterwards: waste (productive tokens
     beyond the private optimum at list price, max(x - max(ak / price - x0, 0), 0); none where
     price <= 0), the maxxers' visible payoffs (pay x maxxer), and T32 (2 J, R, N): each tier's
     productive tokens (x where tier == j), then each tier's gaming tokens (y where tier_y == j),

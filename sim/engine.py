@@ -231,8 +231,8 @@ class Published:
 
 
 class _Slots:
-    """The arrays a week's metrics sum, stacked so that numpy sums each kind in one call; the
-    kernels write m, x, y, value, cost and the next skill straight into them."""
+    """The arrays a week's metrics sum, stacked so that the kernels sum each kind in one call
+    (:meth:`sums`); the kernels write m, x, y, value, cost and the next skill straight into them."""
 
     NAMES_S = ("m", "y", "cost", "v", "waste", "x")  # summed into float64
     NAMES_P = ("payouts", "visible", "pay_maxxer", "k")  # summed in float32
@@ -1071,8 +1071,8 @@ class Engine:
         price, pay = self.price, out.visible
         slots = out.slots
         if slots is not None:
-            # the terms stacked so that numpy sums each kind in one call: it sums row by row (each
-            # row within one block of its cast buffer), so the sums are those below, bit for bit
+            # the terms stacked, summed row by row in numpy's pairwise order (each row within one
+            # block of numpy's cast buffer), so the sums are those below, bit for bit
             J = self.J
             slots.hold(m=m, y=y, cost=cost, v=v, x=x, payouts=out.payouts, visible=pay, k=self.k)
             T32, n_max = np.empty((2 * J, self.R, N), dtype=np.float32), np.empty(self.R, dtype=np.int64)
