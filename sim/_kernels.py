@@ -23,6 +23,7 @@ import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
+from numba.cpython.unsafe.numbers import trailing_zeros
 from numba.extending import intrinsic
 
 F32 = np.float32
@@ -281,18 +282,42 @@ def _gather_gamers(rows, cols, n, xg, pk, inv_x0, xg_g, xg_x0_g, pk_g):  # pragm
         pk_g[t] = pk[r, i]
 
 
+@njit(inline="always")
+def _below_bits(x, i0, lim):  # pragma: no cover - compiled
+    """A 64-bit mask with bit j set where x[i0 + j] < lim (j < 64): compared a vector at a time."""
+    bits = np.uint64(0)
+    for j in range(64):
+        bits |= np.uint64(x[i0 + j] < lim) << np.uint64(j)
+    return bits
+
+
+@njit(inline="always")
+def _list_below(x, lim, r, rows, cols, n):  # pragma: no cover - compiled
+    """Append (r, i) to rows/cols from n on for every i, in order, where x[i] < lim; return the
+    new count. 64 comparisons make a bit mask, then its set bits are listed (trailing zeros):
+    the work follows the listed count, with no branch on each element's outcome."""
+    N = x.shape[0]
+    i0 = 0
+    while i0 + 64 <= N:
+        bits = _below_bits(x, i0, lim)
+        while bits:
+            cols[n] = i0 + trailing_zeros(bits)
+            rows[n] = r
+            n += 1
+            bits &= bits - np.uint64(1)
+        i0 += 64
+    for i in range(i0, N):  # the last N % 64
+        cols[n] = i
+        rows[n] = r
+        n += np.int64(x[i] < lim)
+    return n
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def _list_finite(values, r, rows, cols, n):  # pragma: no cover - compiled
     """Append row r's columns where ``values`` is finite (below +inf) to rows/cols from n on;
-    return the new count. Branch-free: a column is written for everyone, kept where finite."""
-    inf = np.float32(np.inf)
-    start = n
-    for i in range(values.shape[0]):
-        cols[n] = i
-        n += np.int64(values[i] < inf)
-    for t in range(start, n):
-        rows[t] = r
-    return n
+    return the new count."""
+    return _list_below(values, np.float32(np.inf), r, rows, cols, n)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -394,14 +419,8 @@ def imitation_pairs(u, q, payoff, degree, team, team_start, team_size, cross, we
     R, N2 = u.shape
     N = N2 // 2
     n = 0
-    for r in range(R):  # branch-free compaction of the revisers (u < q), row by row
-        ur = u[r]
-        start = n
-        for i in range(N):
-            who[n] = i
-            n += np.int64(ur[i] < q)
-        for t in range(start, n):
-            other[t] = r
+    for r in range(R):  # the revisers (u < q), row by row
+        n = _list_below(u[r, :N], q, r, other, who, n)
     kept = 0
     for t in range(n):
         r, i = other[t], who[t]

@@ -154,6 +154,24 @@ def test_published_fit_kernels_match_numpy():
             assert np.array_equal(x.view(np.uint32), y.view(np.uint32)), n
 
 
+def test_listing_kernel_matches_flatnonzero():
+    """The kernels' listing of who may game (finite values) equals numpy's flatnonzero, in order,
+    for row lengths around the 64-column masks, densities from none to all, and NaN (not listed)."""
+    nb = _fast.kernels()
+    rng = np.random.default_rng(4)
+    for n in (1, 63, 64, 65, 127, 128, 300, 1000):
+        for density in (0.0, 0.11, 0.5, 1.0):
+            x = np.where(rng.random((3, n)) < density, rng.normal(size=(3, n)), np.inf).astype(np.float32)
+            x[1, :: 7] = np.nan
+            rows, cols = np.empty(3 * n, dtype=np.int64), np.empty(3 * n, dtype=np.int64)
+            k = 0
+            for r in range(3):
+                k = nb._list_finite(x[r], r, rows, cols, k)
+            want = np.flatnonzero(x < np.inf)
+            assert k == want.size, (n, density)
+            assert np.array_equal(rows[:k] * n + cols[:k], want), (n, density)
+
+
 def test_ranking_kernels_match_numpy_on_ties_signed_zeros_and_infinities():
     nb = _fast.kernels()
     rng = np.random.default_rng(0)
