@@ -509,9 +509,11 @@ def _pcg_step(hi, lo, inc_hi, inc_lo):  # pragma: no cover - compiled
 @njit(inline="always")
 def _uniforms_of(x):  # pragma: no cover - compiled
     """The two uniforms numpy's Generator.random(dtype=float32) makes of raw output x: from its
-    low 32 bits, then its high 32 bits, the top 24 bits of each times 2**-24."""
+    low 32 bits, then its high 32 bits, the top 24 bits of each times 2**-24 (converted as int32,
+    which holds them exactly: one signed conversion instead of an unsigned 64-bit one)."""
     scale = np.float32(1.0 / 16777216.0)
-    return np.float32((x & np.uint64(0xFFFFFFFF)) >> np.uint64(8)) * scale, np.float32(x >> np.uint64(40)) * scale
+    return (np.float32(np.int32((x & np.uint64(0xFFFFFFFF)) >> np.uint64(8))) * scale,
+            np.float32(np.int32(x >> np.uint64(40))) * scale)
 
 
 @njit(inline="always")
