@@ -83,7 +83,7 @@ print(state, peak)
     return state / employees, peak / employees
 
 
-def sweep_seconds(workers: int, points: int = 8, employees: int = 1000, replications: int = 30) -> float:
+def sweep_seconds(workers: int, points: int = 32, employees: int = 1000, replications: int = 30) -> float:
     """Wall time of ``points`` independent scenario runs spread over ``workers`` processes."""
     from concurrent.futures import ProcessPoolExecutor
     import multiprocessing as mp
@@ -232,15 +232,16 @@ def main() -> None:
           f"step's temporaries {peak:.0f} bytes; 1,000,000 employees: about {peak * 1e6 / 2**20:.0f} MiB "
           "on top of the interpreter")
     weeks = [13, 26, 52, 104]
-    t_weeks = [engine_seconds(1000, 10, w, repeat=2) for w in weeks]
+    t_weeks = [engine_seconds(1000, 30, w, repeat=3) for w in weeks]
     ns = [10_000, 40_000, 160_000]
     t_ns = [engine_seconds(n, 1, 13, repeat=2) for n in ns]
     fig["exponent_weeks"], fig["exponent_employees"] = fit_exponent(weeks, t_weeks), fit_exponent(ns, t_ns)
-    print(f"cost ~ weeks^{fig['exponent_weeks']:.2f} (13-104 weeks), ~ employees^{fig['exponent_employees']:.2f} "
+    print(f"cost ~ weeks^{fig['exponent_weeks']:.2f} (13-104 weeks at 1,000 x 30), ~ employees^{fig['exponent_employees']:.2f} "
           f"(10,000-160,000 employees x 1 replication; N log N over this range fits an exponent of about 1.1)")
-    one, two = sweep_seconds(1), sweep_seconds(2)
+    runs = 32  # about 3 s on 1 process: long enough that the pool's start and hand-offs weigh little
+    one, two = sweep_seconds(1, runs), sweep_seconds(2, runs)
     fig["scaling_2_workers"] = one / two
-    print(f"8 scenario runs (1,000 x 30 x 52): {one:.1f} s on 1 process, {two:.1f} s on 2: {one / two:.2f}x")
+    print(f"{runs} scenario runs (1,000 x 30 x 52): {one:.1f} s on 1 process, {two:.1f} s on 2: {one / two:.2f}x")
     sim = str(Path(sys.executable).with_name("sim"))
     fig["help_s"] = wall([sim, "--help"])
     print(f"sim --help: {fig['help_s']:.3f} s wall")
