@@ -76,7 +76,7 @@ def running(pid):  # gone, or a zombie waiting to be reaped, is stopped (the exe
     try:           # may reap it first, after which Process.is_alive() cannot tell: ECHILD)
         with open(f"/proc/{{pid}}/stat") as f:
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # gone before the open, or between it and the read
         return False
 for pid in pids:
     end = time.monotonic() + 10
