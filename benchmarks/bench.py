@@ -83,7 +83,12 @@ print(state, peak)
     return state / employees, peak / employees
 
 
-def sweep_seconds(workers: int, points: int = 32, employees: int = 1000, replications: int = 30) -> float:
+#: scenario runs in the 1- vs 2-process scaling figure: about 3 s on 1 process, long enough that the
+#: pool's start and hand-offs weigh little (8 runs took 0.4 s on 2 processes and measured 1.72-1.75x)
+SCALING_RUNS = 32
+
+
+def sweep_seconds(workers: int, points: int = SCALING_RUNS, employees: int = 1000, replications: int = 30) -> float:
     """Wall time of ``points`` independent scenario runs spread over ``workers`` processes."""
     from concurrent.futures import ProcessPoolExecutor
     import multiprocessing as mp
@@ -238,10 +243,9 @@ def main() -> None:
     fig["exponent_weeks"], fig["exponent_employees"] = fit_exponent(weeks, t_weeks), fit_exponent(ns, t_ns)
     print(f"cost ~ weeks^{fig['exponent_weeks']:.2f} (13-104 weeks at 1,000 x 30), ~ employees^{fig['exponent_employees']:.2f} "
           f"(10,000-160,000 employees x 1 replication; N log N over this range fits an exponent of about 1.1)")
-    runs = 32  # about 3 s on 1 process: long enough that the pool's start and hand-offs weigh little
-    one, two = sweep_seconds(1, runs), sweep_seconds(2, runs)
+    one, two = sweep_seconds(1), sweep_seconds(2)
     fig["scaling_2_workers"] = one / two
-    print(f"{runs} scenario runs (1,000 x 30 x 52): {one:.1f} s on 1 process, {two:.1f} s on 2: {one / two:.2f}x")
+    print(f"{SCALING_RUNS} scenario runs (1,000 x 30 x 52): {one:.1f} s on 1 process, {two:.1f} s on 2: {one / two:.2f}x")
     sim = str(Path(sys.executable).with_name("sim"))
     fig["help_s"] = wall([sim, "--help"])
     print(f"sim --help: {fig['help_s']:.3f} s wall")
